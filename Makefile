@@ -1,0 +1,59 @@
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv from requirements.txt.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+# Development server only: debug on, local secret key.
+DEV_ENV := DJANGO_DEBUG=1
+
+.PHONY: run test setup venv browser lint format migrations-check clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## Migrate, load the fixtures, create the reviewer groups and a local admin login.
+setup: venv
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py load_fixtures
+	$(DEV_ENV) $(PY) manage.py ensure_admin
+
+## Serve on http://127.0.0.1:$(PORT) with the fixtures loaded.
+run: setup
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin at /admin/)"
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## Debian's Chromium for the browser tests (Playwright cannot download a browser here).
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "Could not install chromium: the browser tests will fail. Run: apt-get install -y chromium"; \
+	  else \
+	    echo "No $(CHROMIUM): the browser tests will fail. Run (as root): apt-get install -y chromium"; \
+	  fi; \
+	fi
+
+## The whole suite, ruff included (tests/test_code_style.py).
+test: venv browser
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+migrations-check: venv
+	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache test-artifacts

@@ -1,0 +1,648 @@
+"""The data model: countries, actors (with offices and bloc memberships), sources and events.
+
+Events carry their participants, citations and typed links as child records. Integrity rules
+live in the database as named constraints; `clean()` only adds what a constraint cannot say.
+"""
+
+import calendar
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+
+
+def choices_constraint(field, choices, model_name):
+    """A CheckConstraint that keeps `field` within `choices`: choices alone stop no bad write."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": choices.values}),
+        name=f"{model_name}_{field}_valid",
+        violation_error_message=f"{field.replace('_', ' ').capitalize()} must be one of: "
+        + ", ".join(choices.values)
+        + ".",
+    )
+
+
+# --- Choices -----------------------------------------------------------------------------
+
+
+class ActorKind(models.TextChoices):
+    PERSON = "person", "Person"
+    STATE = "state", "State or government"
+    AGENCY = "agency", "Ministry or agency"
+    ORGANISATION = "organisation", "International organisation"
+    BLOC = "bloc", "Group of states"
+    ACADEMIC = "academic", "Academic institution or think tank"
+    MEDIA = "media", "Media"
+
+
+class SourceKind(models.TextChoices):
+    NEWS = "news", "News"
+    COMMENTARY = "commentary", "Commentary"
+    OFFICIAL_STATEMENT = "official_statement", "Official statement"
+    REPORT = "report", "Report"
+
+
+class EventKind(models.TextChoices):
+    EXPULSION = "expulsion", "Expulsion"
+    SUMMIT = "summit", "Summit"
+    MEETING = "meeting", "Meeting"
+    PHONE_CALL = "phone_call", "Phone call"
+    STATEMENT = "statement", "Statement"
+    SANCTION = "sanction", "Sanction"
+    AGREEMENT = "agreement", "Agreement"
+    INCIDENT = "incident", "Incident"
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+
+
+class EventStatus(models.TextChoices):
+    OCCURRED = "occurred", "Occurred"
+    PLANNED = "planned", "Planned"
+    POSTPONED = "postponed", "Postponed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ReviewState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class CountQualifier(models.TextChoices):
+    EXACT = "exact", "Exactly"
+    MORE_THAN = "more_than", "More than"
+
+
+class Role(models.TextChoices):
+    INITIATOR = "initiator", "Initiator"
+    TARGET = "target", "Target"
+    HOST = "host", "Host"
+    GUEST = "guest", "Guest"
+    PARTICIPANT = "participant", "Participant"
+    SPEAKER = "speaker", "Speaker"
+
+
+class LinkKind(models.TextChoices):
+    PART_OF = "part_of", "Part of"
+    RESPONDS_TO = "responds_to", "Responds to"
+    RETALIATES_FOR = "retaliates_for", "Retaliates for"
+    FOLLOWS_UP = "follows_up", "Follows up"
+
+
+# --- Countries ---------------------------------------------------------------------------
+
+
+class CountryManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code.upper())
+
+
+class Country(models.Model):
+    code = models.CharField(
+        "ISO alpha-2 code", max_length=2, unique=True, help_text="ISO 3166-1 alpha-2, e.g. GB."
+    )
+    code3 = models.CharField(
+        "ISO alpha-3 code", max_length=3, unique=True, help_text="ISO 3166-1 alpha-3, e.g. GBR."
+    )
+    name = models.CharField(max_length=100, help_text="ISO 3166-1 short name.")
+
+    objects = CountryManager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "countries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z]{2}$"),
+                name="country_code_format",
+                violation_error_message="The alpha-2 code is two capital letters.",
+            ),
+            models.CheckConstraint(
+                condition=Q(code3__regex=r"^[A-Z]{3}$"),
+                name="country_code3_format",
+                violation_error_message="The alpha-3 code is three capital letters.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
+# --- Actors ------------------------------------------------------------------------------
+
+
+class ActorQuerySet(models.QuerySet):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class Actor(models.Model):
+    kind = models.CharField(max_length=20, choices=ActorKind.choices)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
+    country = models.ForeignKey(
+        Country,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="actors",
+        help_text="The state a person, ministry or state actor belongs to.",
+    )
+    description = models.TextField(blank=True)
+    member_countries = models.ManyToManyField(
+        Country,
+        through="Membership",
+        related_name="blocs",
+        blank=True,
+        help_text="For a group of states: its members.",
+    )
+
+    objects = ActorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [choices_constraint("kind", ActorKind, "actor")]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class MembershipManager(models.Manager):
+    def get_by_natural_key(self, bloc_slug, country_code):
+        return self.get(bloc__slug=bloc_slug, country__code=country_code)
+
+
+class Membership(models.Model):
+    """A country's membership of a group of states, optionally dated."""
+
+    bloc = models.ForeignKey(Actor, on_delete=models.CASCADE, related_name="memberships")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="memberships")
+    joined_on = models.DateField(null=True, blank=True)
+    left_on = models.DateField(null=True, blank=True)
+
+    objects = MembershipManager()
+
+    class Meta:
+        ordering = ["bloc", "country__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bloc", "country"],
+                name="membership_unique_country",
+                violation_error_message="This country is already a member of this group.",
+            ),
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True)
+                | Q(joined_on__isnull=True)
+                | Q(left_on__gte=F("joined_on")),
+                name="membership_left_after_joined",
+                violation_error_message="A country cannot leave before it joins.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country} in {self.bloc}"
+
+    def natural_key(self):
+        return self.bloc.natural_key() + self.country.natural_key()
+
+    natural_key.dependencies = ["events.actor", "events.country"]
+
+    def clean(self):
+        if self.bloc_id and self.bloc.kind != ActorKind.BLOC:
+            raise ValidationError({"bloc": "Only a group of states has member countries."})
+
+
+class OfficeManager(models.Manager):
+    def get_by_natural_key(self, person_slug, title, start_date):
+        return self.get(holder__slug=person_slug, title=title, start_date=start_date)
+
+
+class Office(models.Model):
+    """An office a person holds over time: "Foreign Minister" of Japan from a date to a date."""
+
+    holder = models.ForeignKey(Actor, on_delete=models.CASCADE, related_name="offices")
+    title = models.CharField(
+        max_length=200, help_text='As the sources give it: "Foreign Minister".'
+    )
+    country = models.ForeignKey(
+        Country, on_delete=models.PROTECT, null=True, blank=True, related_name="offices"
+    )
+    organisation = models.ForeignKey(
+        Actor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="posts",
+        help_text="The body the office belongs to, when not a state (a university, a ministry).",
+    )
+    start_date = models.DateField(null=True, blank=True, help_text="Empty when not known.")
+    end_date = models.DateField(
+        null=True, blank=True, help_text="Empty when still held or not known."
+    )
+
+    objects = OfficeManager()
+
+    class Meta:
+        ordering = ["holder", "start_date", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(end_date__gte=F("start_date")),
+                name="office_end_after_start",
+                violation_error_message="An office cannot end before it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        where = self.country or self.organisation
+        return f"{self.title} ({where})" if where else self.title
+
+    def natural_key(self):
+        start = self.start_date.isoformat() if self.start_date else None
+        return (*self.holder.natural_key(), self.title, start)
+
+    natural_key.dependencies = ["events.actor"]
+
+    def held_on(self, day):
+        """Whether the office was held on `day`; unknown bounds do not exclude."""
+        return (self.start_date is None or self.start_date <= day) and (
+            self.end_date is None or day <= self.end_date
+        )
+
+
+# --- Sources -----------------------------------------------------------------------------
+
+
+class SourceManager(models.Manager):
+    def get_by_natural_key(self, url):
+        return self.get(url=url)
+
+
+class Source(models.Model):
+    url = models.URLField("address", max_length=500, unique=True)
+    title = models.CharField(max_length=500)
+    publisher = models.CharField(max_length=200)
+    author = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    published_on = models.DateField("publication date", null=True, blank=True)
+    language = models.CharField(
+        max_length=10, default="en", help_text="BCP 47 language tag, e.g. en, ja, ru."
+    )
+
+    objects = SourceManager()
+
+    class Meta:
+        ordering = ["-published_on", "title"]
+        constraints = [choices_constraint("kind", SourceKind, "source")]
+
+    def __str__(self):
+        return f"{self.title} ({self.publisher})"
+
+    def natural_key(self):
+        return (self.url,)
+
+
+# --- Events ------------------------------------------------------------------------------
+
+
+def period_end(start, end, precision):
+    """The last day an event's stated dates cover, given their precision."""
+    last = end or start
+    if precision == DatePrecision.YEAR:
+        return datetime.date(last.year, 12, 31)
+    if precision == DatePrecision.MONTH:
+        return datetime.date(last.year, last.month, calendar.monthrange(last.year, last.month)[1])
+    return last
+
+
+def truncate_date(day, precision):
+    """The first day of the period `day` stands for at `precision`."""
+    if day is None:
+        return None
+    if precision == DatePrecision.YEAR:
+        return day.replace(month=1, day=1)
+    if precision == DatePrecision.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+class EventQuerySet(models.QuerySet):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+    def published(self):
+        return self.filter(review_state=ReviewState.PUBLISHED)
+
+    def visible_to(self, user):
+        """Published events for everyone; drafts too for staff who may see them."""
+        if user is not None and user.is_authenticated and user.has_perm("events.view_event"):
+            return self
+        return self.published()
+
+    def with_related(self):
+        """Everything an event's full representation shows, in a fixed number of queries."""
+        return self.select_related("location_country").prefetch_related(
+            models.Prefetch(
+                "participations",
+                queryset=Participation.objects.select_related("actor__country").order_by(
+                    "position", "id"
+                ),
+            ),
+            models.Prefetch(
+                "citations",
+                queryset=Citation.objects.select_related("source").order_by("source_id", "id"),
+            ),
+            models.Prefetch(
+                "outgoing_links", queryset=EventLink.objects.select_related("to_event")
+            ),
+            models.Prefetch(
+                "incoming_links", queryset=EventLink.objects.select_related("from_event")
+            ),
+        )
+
+
+class Event(models.Model):
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
+    summary = models.TextField(
+        blank=True, help_text="The curator's own summary, not a source's words."
+    )
+
+    start_date = models.DateField(
+        help_text="At month or year precision, the first day of that month or year."
+    )
+    end_date = models.DateField(null=True, blank=True, help_text="Empty for a one-period event.")
+    date_precision = models.CharField(
+        max_length=10,
+        choices=DatePrecision.choices,
+        default=DatePrecision.DAY,
+        help_text="How precisely the sources date the event: May 2018 is month precision.",
+    )
+    period_end = models.DateField(
+        editable=False,
+        help_text="Derived: the last day the dates cover at their precision; serves range filters.",
+    )
+    status = models.CharField(
+        max_length=20, choices=EventStatus.choices, default=EventStatus.OCCURRED
+    )
+
+    location_country = models.ForeignKey(
+        Country,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_located",
+        verbose_name="location (country)",
+    )
+    place = models.CharField(
+        max_length=200, blank=True, help_text="A city or site: Tokyo, Salisbury."
+    )
+
+    expelled_count = models.PositiveIntegerField(
+        "people expelled",
+        null=True,
+        blank=True,
+        help_text="Expulsions only: how many people the expulsion removed.",
+    )
+    expelled_count_qualifier = models.CharField(
+        max_length=10,
+        choices=CountQualifier.choices,
+        default=CountQualifier.EXACT,
+        help_text='"More than" when the sources give only a lower bound ("in excess of 100").',
+    )
+    quoted_words = models.TextField(
+        blank=True,
+        help_text="Words quoted from a statement or call, exactly as the sources give them. "
+        "The participant with the role 'speaker' said them.",
+    )
+
+    review_state = models.CharField(
+        max_length=10, choices=ReviewState.choices, default=ReviewState.DRAFT
+    )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Raised on every save; guards against lost updates."
+    )
+
+    linked_events = models.ManyToManyField(
+        "self", through="EventLink", symmetrical=False, related_name="linked_from", blank=True
+    )
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            choices_constraint("kind", EventKind, "event"),
+            choices_constraint("date_precision", DatePrecision, "event"),
+            choices_constraint("status", EventStatus, "event"),
+            choices_constraint("review_state", ReviewState, "event"),
+            choices_constraint("expelled_count_qualifier", CountQualifier, "event"),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="event_end_after_start",
+                violation_error_message="An event cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(expelled_count__isnull=True) | Q(expelled_count__gte=1),
+                name="event_expelled_count_positive",
+                violation_error_message="The number of people expelled is at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(expelled_count__isnull=True) | Q(kind=EventKind.EXPULSION),
+                name="event_expelled_count_expulsion_only",
+                violation_error_message="Only an expulsion has a number of people expelled.",
+            ),
+        ]
+        indexes = [
+            # Listing order (newest first) and date-range filters: WHERE start_date <= …
+            # ORDER BY start_date DESC, id DESC.
+            models.Index(fields=["-start_date", "-id"], name="event_start_date_idx"),
+            # Date-range overlap filter: WHERE period_end >= date_after.
+            models.Index(fields=["period_end"], name="event_period_end_idx"),
+            # Kind filter with date order: WHERE kind IN (…) ORDER BY start_date DESC.
+            models.Index(fields=["kind", "-start_date"], name="event_kind_date_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def natural_key(self):
+        return (self.slug,)
+
+    @property
+    def is_published(self):
+        return self.review_state == ReviewState.PUBLISHED
+
+    def clean(self):
+        errors = {}
+        if (
+            self.start_date
+            and truncate_date(self.start_date, self.date_precision) != self.start_date
+        ):
+            unit = "month" if self.date_precision == DatePrecision.MONTH else "year"
+            errors["start_date"] = (
+                f"At {unit} precision the start date is the first day of its {unit}."
+            )
+        if self.end_date and truncate_date(self.end_date, self.date_precision) != self.end_date:
+            unit = "month" if self.date_precision == DatePrecision.MONTH else "year"
+            errors["end_date"] = f"At {unit} precision the end date is the first day of its {unit}."
+        if errors:
+            raise ValidationError(errors)
+
+    def publish_problems(self):
+        """Why this event cannot be published yet; empty when it can."""
+        problems = []
+        if not self.participations.exists():
+            problems.append("it has no participant")
+        if not self.citations.exists():
+            problems.append("it cites no source")
+        return problems
+
+
+class ParticipationManager(models.Manager):
+    def get_by_natural_key(self, event_slug, actor_slug, role):
+        return self.get(event__slug=event_slug, actor__slug=actor_slug, role=role)
+
+
+class Participation(models.Model):
+    """An actor taking part in an event, in one role."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="participations")
+    actor = models.ForeignKey(Actor, on_delete=models.PROTECT, related_name="participations")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Display order.")
+
+    objects = ParticipationManager()
+
+    class Meta:
+        ordering = ["event", "position", "id"]
+        constraints = [
+            choices_constraint("role", Role, "participation"),
+            models.UniqueConstraint(
+                fields=["event", "actor", "role"],
+                name="participation_unique_actor_role",
+                violation_error_message="This actor already has this role in this event.",
+            ),
+        ]
+        indexes = [
+            # "Events an actor takes part in" and the actor/initiator/target filters.
+            models.Index(fields=["actor", "role"], name="participation_actor_role_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.actor} ({self.get_role_display()})"
+
+    def natural_key(self):
+        return self.event.natural_key() + self.actor.natural_key() + (self.role,)
+
+    natural_key.dependencies = ["events.event", "events.actor"]
+
+
+class CitationManager(models.Manager):
+    def get_by_natural_key(self, event_slug, source_url, locator):
+        return self.get(event__slug=event_slug, source__url=source_url, locator=locator)
+
+
+class Citation(models.Model):
+    """A source that evidences an event, with where in it and the curator's note."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="citations")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    locator = models.CharField(
+        max_length=100, help_text='Where in the source: "para. 9". Not the source\'s text.'
+    )
+    note = models.TextField(
+        blank=True, help_text="What the passage supports, in the curator's words."
+    )
+
+    objects = CitationManager()
+
+    class Meta:
+        ordering = ["event", "source", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "source", "locator"],
+                name="citation_unique_source_locator",
+                violation_error_message=(
+                    "This source is already cited at this locator in this event."
+                ),
+            ),
+        ]
+        indexes = [
+            # "Events a source evidences" and the source filter.
+            models.Index(fields=["source", "event"], name="citation_source_event_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.source.title}, {self.locator}"
+
+    def natural_key(self):
+        return self.event.natural_key() + self.source.natural_key() + (self.locator,)
+
+    natural_key.dependencies = ["events.event", "events.source"]
+
+
+class EventLinkManager(models.Manager):
+    def get_by_natural_key(self, from_slug, to_slug, kind):
+        return self.get(from_event__slug=from_slug, to_event__slug=to_slug, kind=kind)
+
+
+class EventLink(models.Model):
+    """A typed link: `from_event` <kind> `to_event`, e.g. an expulsion responds to a poisoning."""
+
+    from_event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="outgoing_links")
+    to_event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="incoming_links")
+    kind = models.CharField(max_length=20, choices=LinkKind.choices)
+
+    objects = EventLinkManager()
+
+    class Meta:
+        ordering = ["from_event", "kind", "id"]
+        constraints = [
+            choices_constraint("kind", LinkKind, "eventlink"),
+            models.UniqueConstraint(
+                fields=["from_event", "to_event", "kind"],
+                name="eventlink_unique",
+                violation_error_message="These events are already linked this way.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_event=F("to_event")),
+                name="eventlink_not_self",
+                violation_error_message="An event cannot be linked to itself.",
+            ),
+        ]
+        indexes = [
+            # Links into an event ("answered by …") and the linked_to filter.
+            models.Index(fields=["to_event", "kind"], name="eventlink_to_event_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_event} {self.get_kind_display().lower()} {self.to_event}"
+
+    def natural_key(self):
+        return self.from_event.natural_key() + self.to_event.natural_key() + (self.kind,)
+
+    natural_key.dependencies = ["events.event"]
+
+
+@receiver(pre_save, sender=Event)
+def derive_period_end(sender, instance, **kwargs):
+    """Keep `period_end` in step with the dates, also for fixture (raw) saves."""
+    if instance.start_date:
+        instance.period_end = period_end(
+            instance.start_date, instance.end_date, instance.date_precision
+        )
