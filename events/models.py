@@ -8,10 +8,11 @@ import calendar
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
 
 
 def choices_constraint(field, choices, model_name):
@@ -167,6 +168,7 @@ class Actor(models.Model):
     )
 
     objects = ActorQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -193,6 +195,7 @@ class Membership(models.Model):
     left_on = models.DateField(null=True, blank=True)
 
     objects = MembershipManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["bloc", "country__name"]
@@ -253,6 +256,7 @@ class Office(models.Model):
     )
 
     objects = OfficeManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["holder", "start_date", "title"]
@@ -303,6 +307,7 @@ class Source(models.Model):
     )
 
     objects = SourceManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-published_on", "title"]
@@ -374,6 +379,18 @@ class EventQuerySet(models.QuerySet):
         )
 
 
+class ConcurrentEditError(Exception):
+    """Raised when an event is saved from a copy older than the stored one."""
+
+    def __init__(self, event, stored_version):
+        self.event = event
+        self.stored_version = stored_version
+        super().__init__(
+            f"The event “{event.title}” was changed by someone else since it was opened "
+            f"(your copy is version {event.version}, the stored one is version {stored_version})."
+        )
+
+
 class Event(models.Model):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     title = models.CharField(max_length=300)
@@ -442,6 +459,7 @@ class Event(models.Model):
     )
 
     objects = EventQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["period_end"])
 
     class Meta:
         ordering = ["-start_date", "-id"]
@@ -467,6 +485,7 @@ class Event(models.Model):
                 violation_error_message="Only an expulsion has a number of people expelled.",
             ),
         ]
+        permissions = [("publish_event", "Can publish and unpublish events")]
         indexes = [
             # Listing order (newest first) and date-range filters: WHERE start_date <= …
             # ORDER BY start_date DESC, id DESC.
@@ -479,6 +498,36 @@ class Event(models.Model):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        """Save, refusing a stale copy: the row must still be at the version this copy read.
+
+        The version check and the write happen in one transaction, so of two curators who
+        opened the same version, the second to save gets a ConcurrentEditError.
+        """
+        if self._state.adding or self.pk is None:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or "default"
+        with transaction.atomic(using=using):
+            bumped = (
+                type(self)
+                ._base_manager.using(using)
+                .filter(pk=self.pk, version=self.version)
+                .update(version=F("version") + 1)
+            )
+            if not bumped:
+                stored = (
+                    type(self)
+                    ._base_manager.using(using)
+                    .filter(pk=self.pk)
+                    .values_list("version", flat=True)
+                    .first()
+                )
+                raise ConcurrentEditError(self, stored)
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+            return super().save(*args, **kwargs)
 
     def natural_key(self):
         return (self.slug,)
@@ -527,6 +576,7 @@ class Participation(models.Model):
     position = models.PositiveSmallIntegerField(default=0, help_text="Display order.")
 
     objects = ParticipationManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["event", "position", "id"]
@@ -570,6 +620,7 @@ class Citation(models.Model):
     )
 
     objects = CitationManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["event", "source", "id"]
@@ -609,6 +660,7 @@ class EventLink(models.Model):
     kind = models.CharField(max_length=20, choices=LinkKind.choices)
 
     objects = EventLinkManager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["from_event", "kind", "id"]
