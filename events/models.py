@@ -10,9 +10,15 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
+
+
+def connection_vendor(alias):
+    from django.db import connections
+
+    return connections[alias].vendor
 
 
 def choices_constraint(field, choices, model_name):
@@ -357,6 +363,26 @@ class EventQuerySet(models.QuerySet):
             return self
         return self.published()
 
+    def search(self, text):
+        """Events whose title, summary, quoted words or participants' names match `text`.
+
+        PostgreSQL: full-text search (websearch syntax, English stemming) served by a GIN
+        index. Elsewhere: every word must appear, case-insensitively.
+        """
+        text = (text or "").strip()
+        if not text:
+            return self
+        if connection_vendor(self.db) == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            return self.alias(document=SearchVector("search_text", config="english")).filter(
+                document=SearchQuery(text, search_type="websearch", config="english")
+            )
+        queryset = self
+        for word in text.split():
+            queryset = queryset.filter(search_text__icontains=word.strip('"'))
+        return queryset
+
     def with_related(self):
         """Everything an event's full representation shows, in a fixed number of queries."""
         return self.select_related("location_country").prefetch_related(
@@ -450,6 +476,12 @@ class Event(models.Model):
     review_state = models.CharField(
         max_length=10, choices=ReviewState.choices, default=ReviewState.DRAFT
     )
+    search_text = models.TextField(
+        editable=False,
+        blank=True,
+        default="",
+        help_text="Derived: title, summary, quoted words and participants' names, for text search.",
+    )
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Raised on every save; guards against lost updates."
     )
@@ -459,7 +491,7 @@ class Event(models.Model):
     )
 
     objects = EventQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["period_end"])
+    history = HistoricalRecords(excluded_fields=["period_end", "search_text"])
 
     class Meta:
         ordering = ["-start_date", "-id"]
@@ -494,6 +526,14 @@ class Event(models.Model):
             models.Index(fields=["period_end"], name="event_period_end_idx"),
             # Kind filter with date order: WHERE kind IN (…) ORDER BY start_date DESC.
             models.Index(fields=["kind", "-start_date"], name="event_kind_date_idx"),
+            # Ordering by title (API `ordering=title`, admin sort): ORDER BY title, id.
+            models.Index(fields=["title", "id"], name="event_title_idx"),
+            # Drafts and published separately by date: WHERE review_state = … ORDER BY start_date.
+            models.Index(
+                fields=["review_state", "-start_date", "-id"], name="event_review_date_idx"
+            ),
+            # Text search on PostgreSQL uses a GIN index on to_tsvector('english', search_text),
+            # created by migration 0003 on PostgreSQL only (SQLite has no GIN).
         ]
 
     def __str__(self):
@@ -698,3 +738,48 @@ def derive_period_end(sender, instance, **kwargs):
         instance.period_end = period_end(
             instance.start_date, instance.end_date, instance.date_precision
         )
+
+
+def build_search_text(event, actor_names):
+    return "\n".join(
+        part for part in (event.title, event.summary, event.quoted_words, *actor_names) if part
+    )
+
+
+def refresh_search_text(event_ids):
+    """Recompute the derived search text of these events (after participants change)."""
+    names = {}
+    for event_id, name in Participation.objects.filter(event_id__in=event_ids).values_list(
+        "event_id", "actor__name"
+    ):
+        names.setdefault(event_id, []).append(name)
+    for event in Event.objects.filter(pk__in=event_ids).only(
+        "id", "title", "summary", "quoted_words", "search_text"
+    ):
+        text = build_search_text(event, names.get(event.pk, []))
+        if text != event.search_text:
+            Event.objects.filter(pk=event.pk).update(search_text=text)
+
+
+@receiver(pre_save, sender=Event)
+def derive_search_text(sender, instance, **kwargs):
+    names = (
+        list(instance.participations.values_list("actor__name", flat=True)) if instance.pk else []
+    )
+    instance.search_text = build_search_text(instance, names)
+
+
+@receiver(post_save, sender=Participation)
+@receiver(post_delete, sender=Participation)
+def participants_changed(sender, instance, **kwargs):
+    refresh_search_text([instance.event_id])
+
+
+@receiver(post_save, sender=Actor)
+def actor_renamed(sender, instance, created, **kwargs):
+    if not created:
+        event_ids = list(
+            Participation.objects.filter(actor=instance).values_list("event_id", flat=True)
+        )
+        for start in range(0, len(event_ids), 1000):
+            refresh_search_text(event_ids[start : start + 1000])

@@ -8,3 +8,11 @@ def plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def pytest_runtest_setup(item):
+    """PostgreSQL-only features run on the PostgreSQL pass of CI; SQLite covers the fallback."""
+    from django.db import connection
+
+    if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL-only feature; the SQLite run tests the fallback")

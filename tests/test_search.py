@@ -1,0 +1,68 @@
+"""Text search over title, summary, quoted words and participants' names."""
+
+import pytest
+from django.db import connection
+
+from events.models import Event, Participation, Role
+from tests.factories import make_actor, make_event
+
+pytestmark = pytest.mark.django_db
+
+
+def slugs(queryset):
+    return set(queryset.values_list("slug", flat=True))
+
+
+@pytest.fixture
+def events():
+    lavrov = make_actor(name="Sergey Lavrov", kind="person", slug="sergey-lavrov")
+    meeting = make_event(
+        slug="meeting",
+        title="Kono meets his counterpart",
+        quoted_words="we’ve decided to interfere in your weather",
+    )
+    Participation.objects.create(event=meeting, actor=lavrov, role=Role.GUEST)
+    expulsion = make_event(
+        slug="expulsion", kind="expulsion", title="Britain expels diplomats", summary="Salisbury"
+    )
+    return meeting, expulsion, lavrov
+
+
+def test_search_matches_title_summary_quotes_and_actor_names(events):
+    assert slugs(Event.objects.search("counterpart")) == {"meeting"}
+    assert slugs(Event.objects.search("Salisbury")) == {"expulsion"}
+    assert slugs(Event.objects.search("weather")) == {"meeting"}
+    assert slugs(Event.objects.search("lavrov")) == {"meeting"}
+    assert slugs(Event.objects.search("Lavrov weather")) == {"meeting"}
+    assert slugs(Event.objects.search("Lavrov Salisbury")) == set()
+    assert slugs(Event.objects.search("")) == {"meeting", "expulsion"}
+
+
+def test_search_follows_participants_and_renames(events):
+    _meeting, expulsion, lavrov = events
+    Participation.objects.create(event=expulsion, actor=lavrov, role=Role.TARGET)
+    assert slugs(Event.objects.search("Lavrov")) == {"meeting", "expulsion"}
+    Participation.objects.filter(event=expulsion).delete()
+    assert slugs(Event.objects.search("Lavrov")) == {"meeting"}
+    lavrov.name = "S. V. Lavrov-Renamed"
+    lavrov.save()
+    assert slugs(Event.objects.search("Lavrov-Renamed")) == {"meeting"}
+
+
+@pytest.mark.postgres_only
+def test_postgresql_search_is_full_text_with_stemming(events):
+    assert connection.vendor == "postgresql"
+    # "expelling" and "expels" share the stem "expel": full-text search, not substring match.
+    assert slugs(Event.objects.search("expelling")) == {"expulsion"}
+    assert slugs(Event.objects.search('"Britain expels"')) == {"expulsion"}
+    assert slugs(Event.objects.search("Britain -diplomats")) == set()
+
+
+@pytest.mark.postgres_only
+def test_postgresql_search_uses_the_gin_index(events):
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        queryset = Event.objects.search("Salisbury")
+        plan = queryset.explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "event_search_idx" in plan
