@@ -1,0 +1,257 @@
+"""One FilterSet per resource, shared by the API and the HTML listings.
+
+Every parameter validates its value: an unknown kind, country code, actor slug, source id or
+event slug, a malformed date or an unsupported ordering is a form error naming the parameter,
+never a silently unfiltered list. Country codes are ISO alpha-2 or alpha-3, in any case.
+"""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from .models import (
+    Actor,
+    ActorKind,
+    Citation,
+    Country,
+    Event,
+    EventKind,
+    EventLink,
+    EventStatus,
+    Participation,
+    Role,
+    Source,
+    SourceKind,
+)
+
+# Public ordering names and the database ordering each stands for; `id` breaks ties so that
+# keyset (cursor) pagination sees a strict order. Each is served by an index on Event.
+EVENT_ORDERINGS = {
+    "-date": ("-start_date", "-id"),
+    "date": ("start_date", "id"),
+    "title": ("title", "id"),
+}
+DEFAULT_EVENT_ORDERING = "-date"
+
+
+class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
+    """Accepts `?kind=a,b` (API style) as well as `?kind=a&kind=b` (HTML checkboxes)."""
+
+    def to_python(self, value):
+        values = super().to_python(value)
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+    def validate(self, value):
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        allowed = {str(key) for key, _ in self.choices}
+        unknown = [item for item in value if item not in allowed]
+        if unknown:
+            raise forms.ValidationError(
+                "Unknown value %(value)s; choose from: %(choices)s.",
+                code="invalid_choice",
+                params={"value": ", ".join(unknown), "choices": ", ".join(sorted(allowed))},
+            )
+
+
+class CommaSeparatedMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = CommaSeparatedMultipleChoiceField
+
+
+class NaturalKeyField(forms.CharField):
+    """A text field that resolves to a model instance by a natural key, or says it is unknown."""
+
+    def __init__(self, *, resolve, noun, **kwargs):
+        self.resolve, self.noun = resolve, noun
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return None
+        instance = self.resolve(value.strip())
+        if instance is None:
+            raise forms.ValidationError(
+                "Unknown %(noun)s %(value)s.",
+                code="unknown",
+                params={"noun": self.noun, "value": repr(value.strip())},
+            )
+        return instance
+
+
+def resolve_country(code):
+    code = code.upper()
+    lookup = {"code": code} if len(code) == 2 else {"code3": code} if len(code) == 3 else None
+    return Country.objects.filter(**lookup).first() if lookup else None
+
+
+def resolve_actor(slug):
+    return Actor.objects.filter(slug=slug).first()
+
+
+def resolve_event(slug):
+    return Event.objects.filter(slug=slug).only("id", "slug").first()
+
+
+def resolve_source(value):
+    return Source.objects.filter(pk=int(value)).first() if value.isdigit() else None
+
+
+class NaturalKeyFilter(django_filters.Filter):
+    field_class = NaturalKeyField
+
+    def __init__(self, *args, resolve, noun, **kwargs):
+        super().__init__(*args, resolve=resolve, noun=noun, **kwargs)
+
+
+class EventFilter(django_filters.FilterSet):
+    kind = CommaSeparatedMultipleChoiceFilter(
+        choices=EventKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One or several kinds, comma-separated: expulsion,phone_call.",
+    )
+    status = django_filters.ChoiceFilter(choices=EventStatus.choices, empty_label="Any status")
+    date_after = django_filters.DateFilter(
+        method="filter_date_after",
+        label="From",
+        help_text="ISO date. Events whose period (at its precision) ends on or after it.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_before = django_filters.DateFilter(
+        method="filter_date_before",
+        label="To",
+        help_text="ISO date. Events whose period starts on or before it.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    country = NaturalKeyFilter(
+        method="filter_country",
+        resolve=resolve_country,
+        noun="country code",
+        help_text="ISO alpha-2 or alpha-3 code: the event's location or a participant's country.",
+    )
+    initiator = NaturalKeyFilter(
+        method="filter_initiator",
+        resolve=resolve_country,
+        noun="country code",
+        help_text="ISO code of the country of a participant in the role initiator.",
+    )
+    target = NaturalKeyFilter(
+        method="filter_target",
+        resolve=resolve_country,
+        noun="country code",
+        help_text="ISO code of the country of a participant in the role target.",
+    )
+    actor = NaturalKeyFilter(
+        method="filter_actor",
+        resolve=resolve_actor,
+        noun="actor",
+        help_text="Actor slug, in any role.",
+    )
+    source = NaturalKeyFilter(
+        method="filter_source",
+        resolve=resolve_source,
+        noun="source id",
+        help_text="Id of a source the event cites.",
+    )
+    linked_to = NaturalKeyFilter(
+        method="filter_linked_to",
+        resolve=resolve_event,
+        noun="event",
+        help_text="Slug of an event linked to this one, in either direction.",
+    )
+    q = django_filters.CharFilter(
+        method="filter_text",
+        label="Text",
+        help_text="Words in the title, summary, quoted words or participants' names.",
+    )
+    ordering = django_filters.ChoiceFilter(
+        method="filter_ordering",
+        choices=[("-date", "Newest first"), ("date", "Oldest first"), ("title", "Title")],
+        empty_label=None,
+        help_text="date, -date (default) or title.",
+    )
+
+    class Meta:
+        model = Event
+        fields = []
+
+    def filter_date_after(self, queryset, name, value):
+        return queryset.filter(period_end__gte=value)
+
+    def filter_date_before(self, queryset, name, value):
+        return queryset.filter(start_date__lte=value)
+
+    def filter_country(self, queryset, name, country):
+        involved = Participation.objects.filter(actor__country=country).values("event_id")
+        return queryset.filter(Q(location_country=country) | Q(pk__in=involved))
+
+    def _filter_role(self, queryset, role, country):
+        return queryset.filter(
+            pk__in=Participation.objects.filter(role=role, actor__country=country).values(
+                "event_id"
+            )
+        )
+
+    def filter_initiator(self, queryset, name, country):
+        return self._filter_role(queryset, Role.INITIATOR, country)
+
+    def filter_target(self, queryset, name, country):
+        return self._filter_role(queryset, Role.TARGET, country)
+
+    def filter_actor(self, queryset, name, actor):
+        return queryset.filter(pk__in=Participation.objects.filter(actor=actor).values("event_id"))
+
+    def filter_source(self, queryset, name, source):
+        return queryset.filter(pk__in=Citation.objects.filter(source=source).values("event_id"))
+
+    def filter_linked_to(self, queryset, name, event):
+        return queryset.filter(
+            Q(pk__in=EventLink.objects.filter(to_event=event).values("from_event_id"))
+            | Q(pk__in=EventLink.objects.filter(from_event=event).values("to_event_id"))
+        )
+
+    def filter_text(self, queryset, name, value):
+        return queryset.search(value)
+
+    def filter_ordering(self, queryset, name, value):
+        # Applied in `filter_queryset` so that every list has a strict order, even unasked.
+        return queryset
+
+    @property
+    def ordering_key(self):
+        """The public ordering name in force: the validated parameter or the default."""
+        if self.is_bound and self.is_valid():
+            return self.form.cleaned_data.get("ordering") or DEFAULT_EVENT_ORDERING
+        return DEFAULT_EVENT_ORDERING
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return queryset.order_by(*EVENT_ORDERINGS[self.ordering_key])
+
+
+class ActorFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    kind = django_filters.ChoiceFilter(choices=ActorKind.choices)
+    country = NaturalKeyFilter(
+        field_name="country", resolve=resolve_country, noun="country code", help_text="ISO code."
+    )
+
+    class Meta:
+        model = Actor
+        fields = []
+
+
+class SourceFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text", label="Text", help_text="Words in the title, publisher or address."
+    )
+    kind = django_filters.ChoiceFilter(choices=SourceKind.choices)
+
+    class Meta:
+        model = Source
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(
+            Q(title__icontains=value) | Q(publisher__icontains=value) | Q(url__icontains=value)
+        )
