@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 
@@ -30,6 +31,34 @@ def choices_constraint(field, choices, model_name):
         + ", ".join(choices.values)
         + ".",
     )
+
+
+class ConstraintErrorsOnFields(models.Model):
+    """Report each named constraint's message on the field it is about, not as a form-wide error.
+
+    `constraint_fields` maps a constraint name to that field; the admin and the API then show
+    the constraint's own message next to the field.
+    """
+
+    constraint_fields: dict[str, str] = {}
+
+    class Meta:
+        abstract = True
+
+    def validate_constraints(self, exclude=None):
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            field_of = {
+                str(constraint.violation_error_message): self.constraint_fields[constraint.name]
+                for constraint in self._meta.constraints
+                if constraint.name in self.constraint_fields
+            }
+            errors = {}
+            for field, messages in error.message_dict.items():
+                for message in messages:
+                    errors.setdefault(field_of.get(message, field), []).append(message)
+            raise ValidationError(errors) from error
 
 
 # --- Choices -----------------------------------------------------------------------------
@@ -417,7 +446,7 @@ class ConcurrentEditError(Exception):
         )
 
 
-class Event(models.Model):
+class Event(ConstraintErrorsOnFields):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     title = models.CharField(max_length=300)
     slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
@@ -492,6 +521,17 @@ class Event(models.Model):
 
     objects = EventQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["period_end", "search_text"])
+
+    constraint_fields = {
+        "event_end_after_start": "end_date",
+        "event_expelled_count_positive": "expelled_count",
+        "event_expelled_count_expulsion_only": "expelled_count",
+        "event_kind_valid": "kind",
+        "event_status_valid": "status",
+        "event_date_precision_valid": "date_precision",
+        "event_review_state_valid": "review_state",
+        "event_expelled_count_qualifier_valid": "expelled_count_qualifier",
+    }
 
     class Meta:
         ordering = ["-start_date", "-id"]
@@ -569,6 +609,9 @@ class Event(models.Model):
                 kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
             return super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        return reverse("event-detail", kwargs={"slug": self.slug})
+
     def natural_key(self):
         return (self.slug,)
 
@@ -607,7 +650,7 @@ class ParticipationManager(models.Manager):
         return self.get(event__slug=event_slug, actor__slug=actor_slug, role=role)
 
 
-class Participation(models.Model):
+class Participation(ConstraintErrorsOnFields):
     """An actor taking part in an event, in one role."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="participations")
@@ -617,6 +660,11 @@ class Participation(models.Model):
 
     objects = ParticipationManager()
     history = HistoricalRecords()
+
+    constraint_fields = {
+        "participation_unique_actor_role": "role",
+        "participation_role_valid": "role",
+    }
 
     class Meta:
         ordering = ["event", "position", "id"]
@@ -647,7 +695,7 @@ class CitationManager(models.Manager):
         return self.get(event__slug=event_slug, source__url=source_url, locator=locator)
 
 
-class Citation(models.Model):
+class Citation(ConstraintErrorsOnFields):
     """A source that evidences an event, with where in it and the curator's note."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="citations")
@@ -661,6 +709,8 @@ class Citation(models.Model):
 
     objects = CitationManager()
     history = HistoricalRecords()
+
+    constraint_fields = {"citation_unique_source_locator": "locator"}
 
     class Meta:
         ordering = ["event", "source", "id"]
@@ -692,7 +742,7 @@ class EventLinkManager(models.Manager):
         return self.get(from_event__slug=from_slug, to_event__slug=to_slug, kind=kind)
 
 
-class EventLink(models.Model):
+class EventLink(ConstraintErrorsOnFields):
     """A typed link: `from_event` <kind> `to_event`, e.g. an expulsion responds to a poisoning."""
 
     from_event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="outgoing_links")
@@ -701,6 +751,12 @@ class EventLink(models.Model):
 
     objects = EventLinkManager()
     history = HistoricalRecords()
+
+    constraint_fields = {
+        "eventlink_not_self": "to_event",
+        "eventlink_unique": "to_event",
+        "eventlink_kind_valid": "kind",
+    }
 
     class Meta:
         ordering = ["from_event", "kind", "id"]

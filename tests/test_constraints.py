@@ -163,3 +163,33 @@ def test_period_end_covers_the_stated_precision(precision, start, end, expected)
     event = make_event(start_date=start, end_date=end, date_precision=precision)
     event.refresh_from_db()
     assert event.period_end == expected
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        (
+            {"kind": "summit", "start_date": D(2018, 5, 1), "end_date": D(2018, 4, 1)},
+            "end_date",
+            "An event cannot end before it starts.",
+        ),
+        (
+            {"kind": "expulsion", "start_date": D(2018, 3, 14), "expelled_count": 0},
+            "expelled_count",
+            "The number of people expelled is at least 1.",
+        ),
+    ],
+)
+def test_constraint_messages_are_reported_on_their_field(fields, field, message):
+    event = Event(title="t", slug="t", **fields)
+    with pytest.raises(ValidationError) as excinfo:
+        event.full_clean()
+    assert message in excinfo.value.message_dict[field]
+
+
+def test_duplicate_participant_role_is_reported_on_the_role():
+    event, actor = make_event(), make_actor()
+    Participation.objects.create(event=event, actor=actor, role=Role.HOST)
+    with pytest.raises(ValidationError) as excinfo:
+        Participation(event=event, actor=actor, role=Role.HOST).full_clean()
+    assert excinfo.value.message_dict["role"] == ["This actor already has this role in this event."]
