@@ -6,6 +6,8 @@ live in the database as named constraints; `clean()` only adds what a constraint
 
 import calendar
 import datetime
+import functools
+import operator
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -14,6 +16,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
+
+from .codes import MODES_BY_KIND, EventMode, codes_for
 
 
 def connection_vendor(alias):
@@ -448,6 +452,14 @@ class ConcurrentEditError(Exception):
 
 class Event(ConstraintErrorsOnFields):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
+    mode = models.CharField(
+        max_length=30,
+        choices=EventMode.choices,
+        default=EventMode.UNSPECIFIED,
+        blank=True,
+        help_text="Refines the kind for its CAMEO and PLOVER codes: a visit, a multilateral "
+        "summit, an accusation…",
+    )
     title = models.CharField(max_length=300)
     slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
     summary = models.TextField(
@@ -505,6 +517,15 @@ class Event(ConstraintErrorsOnFields):
     review_state = models.CharField(
         max_length=10, choices=ReviewState.choices, default=ReviewState.DRAFT
     )
+    cameo_code = models.CharField(
+        "CAMEO code",
+        max_length=4,
+        editable=False,
+        default="",
+        help_text="Derived from kind, mode and status (events/codes.py).",
+    )
+    plover_type = models.CharField("PLOVER event type", max_length=12, editable=False, default="")
+    plover_mode = models.CharField("PLOVER mode", max_length=20, editable=False, default="")
     search_text = models.TextField(
         editable=False,
         blank=True,
@@ -520,7 +541,9 @@ class Event(ConstraintErrorsOnFields):
     )
 
     objects = EventQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["period_end", "search_text"])
+    history = HistoricalRecords(
+        excluded_fields=["period_end", "search_text", "cameo_code", "plover_type", "plover_mode"]
+    )
 
     constraint_fields = {
         "event_end_after_start": "end_date",
@@ -531,6 +554,8 @@ class Event(ConstraintErrorsOnFields):
         "event_date_precision_valid": "date_precision",
         "event_review_state_valid": "review_state",
         "event_expelled_count_qualifier_valid": "expelled_count_qualifier",
+        "event_mode_valid": "mode",
+        "event_mode_fits_kind": "mode",
     }
 
     class Meta:
@@ -541,6 +566,20 @@ class Event(ConstraintErrorsOnFields):
             choices_constraint("status", EventStatus, "event"),
             choices_constraint("review_state", ReviewState, "event"),
             choices_constraint("expelled_count_qualifier", CountQualifier, "event"),
+            choices_constraint("mode", EventMode, "event"),
+            models.CheckConstraint(
+                condition=Q(mode="")
+                | functools.reduce(
+                    operator.or_,
+                    (
+                        Q(kind=kind, mode__in=[mode for mode in modes if mode])
+                        for kind, modes in sorted(MODES_BY_KIND.items())
+                        if any(modes)
+                    ),
+                ),
+                name="event_mode_fits_kind",
+                violation_error_message="This mode does not apply to this kind of event.",
+            ),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="event_end_after_start",
@@ -566,6 +605,9 @@ class Event(ConstraintErrorsOnFields):
             models.Index(fields=["period_end"], name="event_period_end_idx"),
             # Kind filter with date order: WHERE kind IN (…) ORDER BY start_date DESC.
             models.Index(fields=["kind", "-start_date"], name="event_kind_date_idx"),
+            # cameo and plover filters with date order.
+            models.Index(fields=["cameo_code", "-start_date"], name="event_cameo_date_idx"),
+            models.Index(fields=["plover_type", "-start_date"], name="event_plover_date_idx"),
             # Ordering by title (API `ordering=title`, admin sort): ORDER BY title, id.
             models.Index(fields=["title", "id"], name="event_title_idx"),
             # Drafts and published separately by date: WHERE review_state = … ORDER BY start_date.
@@ -785,6 +827,14 @@ class EventLink(ConstraintErrorsOnFields):
         return self.from_event.natural_key() + self.to_event.natural_key() + (self.kind,)
 
     natural_key.dependencies = ["events.event"]
+
+
+@receiver(pre_save, sender=Event)
+def derive_codes(sender, instance, **kwargs):
+    """Keep the CAMEO and PLOVER codes in step with kind, mode and status."""
+    codes = codes_for(instance.kind, instance.mode, instance.status)
+    if codes:
+        instance.cameo_code, instance.plover_type, instance.plover_mode = codes
 
 
 @receiver(pre_save, sender=Event)
