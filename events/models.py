@@ -829,6 +829,30 @@ class EventLink(ConstraintErrorsOnFields):
     natural_key.dependencies = ["events.event"]
 
 
+class EventAliasManager(models.Manager):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class EventAlias(models.Model):
+    """A slug that used to name an event (one merged into it): its URLs redirect there."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="aliases")
+
+    objects = EventAliasManager()
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name_plural = "event aliases"
+
+    def __str__(self):
+        return f"{self.slug} → {self.event.slug}"
+
+    def natural_key(self):
+        return (self.slug,)
+
+
 @receiver(pre_save, sender=Event)
 def derive_codes(sender, instance, **kwargs):
     """Keep the CAMEO and PLOVER codes in step with kind, mode and status."""
