@@ -7,7 +7,13 @@ CHROMIUM ?= /usr/bin/chromium
 # Development server only: debug on, local secret key.
 DEV_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test setup venv browser lint format migrations-check clean
+# `make serve`: the production setup on this machine (gunicorn, debug off, whitenoise).
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 + 1 )))
+SERVE_ENV = DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0 \
+	DJANGO_SECRET_KEY="$$(cat .local/secret-key)" \
+	DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1}"
+
+.PHONY: run serve test setup venv browser lint format migrations-check clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +33,20 @@ setup: venv
 run: setup
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin at /admin/)"
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+.local/secret-key:
+	mkdir -p .local
+	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	chmod 600 $@
+
+## Production setup, locally: gunicorn with $(WORKERS) sync workers (2 x cores + 1), debug off,
+## static files collected and served by whitenoise, `check --deploy` clean. Put TLS (and the
+## HTTP-to-HTTPS redirect) in the proxy in front; DJANGO_SECURE_SSL_REDIRECT=1 to let Django do it.
+serve: setup .local/secret-key
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(SERVE_ENV) $(VENV)/bin/gunicorn diplomacy.wsgi:application --bind 127.0.0.1:$(PORT) \
+	  --workers $(WORKERS) --access-logfile - --max-requests 10000 --max-requests-jitter 500
 
 ## Debian's Chromium for the browser tests (Playwright cannot download a browser here).
 browser:

@@ -1,4 +1,12 @@
 import pytest
+from django.conf import settings
+
+# A second alias to the test database, for the read-replica router's tests. The router sends
+# reads to it only where a test lists it in DATABASE_REPLICAS.
+settings.DATABASES["replica_test"] = {
+    **settings.DATABASES["default"],
+    "TEST": {"MIRROR": "default"},
+}
 
 
 @pytest.fixture(autouse=True)
