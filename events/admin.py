@@ -1,5 +1,919 @@
-from django.contrib import admin
+"""The curators' admin: events with their participants, citations and links in one form.
 
-from .models import Actor, Country, Event, Source
+What it guarantees, and where:
 
-admin.site.register([Country, Actor, Source, Event])
+- Review: only users with `events.publish_event` (editors) change the review state, in the
+  form or with the publish/unpublish actions; an event is published only with a participant
+  and a citation, counting the rows submitted in the same form.
+- No lost updates: the event form carries the version it was opened at and refuses a save
+  from a stale copy, keeping the curator's input (`EventAdminForm`).
+- History: django-simple-history records every save, including bulk actions, with the user;
+  an event's (or actor's) history page also lists its child rows' records, each revertible.
+- Scale: no widget loads a whole table (autocomplete everywhere, the selected option comes from
+  the row already loaded), no column runs a query per row, sorting only by indexed columns, and
+  no COUNT(*) over the whole events table on PostgreSQL.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import CheckConstraint, Prefetch, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .filters import EventFilter, resolve_actor, resolve_country, resolve_source
+from .models import (
+    Actor,
+    ActorKind,
+    Citation,
+    ConcurrentEditError,
+    Country,
+    DatePrecision,
+    Event,
+    EventLink,
+    Membership,
+    Office,
+    Participation,
+    ReviewState,
+    Role,
+    Source,
+)
+
+PUBLISH_PERMISSION = "events.publish_event"
+# The change pages list at most this many related events; the rest are one filter away.
+RELATED_EVENTS_SHOWN = 50
+# Child history records shown on an event's or actor's history page, per child model.
+CHILD_HISTORY_SHOWN = 200
+# Below this many rows an exact COUNT(*) is cheap; above it the changelist shows an estimate.
+ESTIMATE_COUNT_ABOVE = 100_000
+
+
+def can_publish(request):
+    return request.user.has_perm(PUBLISH_PERMISSION)
+
+
+def event_dates(event):
+    """An event's dates at their precision: "14 March 2018", "May 2018", "2014–2016"."""
+    formats = {
+        DatePrecision.YEAR: ("Y", "{}–{}"),
+        DatePrecision.MONTH: ("F Y", "{} – {}"),
+        DatePrecision.DAY: ("j F Y", "{} – {}"),
+    }
+    pattern, span = formats.get(event.date_precision, formats[DatePrecision.DAY])
+    start = date_format(event.start_date, pattern)
+    if event.end_date and event.end_date != event.start_date:
+        return span.format(start, date_format(event.end_date, pattern))
+    return start
+
+
+def event_admin_links(events):
+    """A bulleted list of links to these events' change pages (already loaded, no queries)."""
+    items = format_html_join(
+        "",
+        "<li><a href='{}'>{}</a> ({})</li>",
+        (
+            (reverse("admin:events_event_change", args=[event.pk]), event, event_dates(event))
+            for event in events
+        ),
+    )
+    return format_html("<ul class='related-events'>{}</ul>", items) if items else "—"
+
+
+# --- Autocomplete without a query per row ----------------------------------------------------
+
+
+class KnownObjectAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete that renders its selected option from the row already loaded.
+
+    Django's widget looks the selected object up again, one query per inline row; the inline
+    querysets here `select_related` those objects, so `known` already holds it.
+    """
+
+    known = None
+
+    def optgroups(self, name, value, attr=None):
+        known = self.known
+        selected = {str(v) for v in value if str(v) not in self.choices.field.empty_values}
+        if known is None or selected != {str(known.pk)}:
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        label = self.choices.field.label_from_instance(known)
+        options.append(self.create_option(name, known.pk, label, selected, len(options)))
+        return [(None, options, 0)]
+
+
+class KnownObjectsForm(forms.ModelForm):
+    """Hands each autocomplete widget the related object its instance already has cached."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            widget = getattr(field.widget, "widget", field.widget)
+            if not isinstance(widget, KnownObjectAutocompleteSelect):
+                continue
+            model_field = self.instance._meta.get_field(name)
+            if model_field.is_cached(self.instance):
+                widget.known = getattr(self.instance, name)
+
+
+class KnownObjectsAutocompleteMixin:
+    """Use KnownObjectAutocompleteSelect for every autocomplete field of this admin/inline."""
+
+    form = KnownObjectsForm
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KnownObjectAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- Inline formsets: constraint messages and the publish rule on submitted rows ------------
+
+
+class ConstraintInlineFormSet(BaseInlineFormSet):
+    """Reports duplicates between submitted rows with the unique constraint's own message,
+    on the constraint's field; and, for a published event, requires at least one row.
+
+    `needed_to_publish` names what a published event must have (None: nothing). The rule is
+    `Event.publish_problems()`, applied here to the rows being submitted, so an editor can add
+    a participant and publish in the same save.
+    """
+
+    needed_to_publish = None
+
+    def validate_unique(self):
+        model = self.model
+        kept = [
+            form
+            for form in self.forms
+            if form.is_valid() and form.cleaned_data and not self._should_delete_form(form)
+        ]
+        for constraint in model._meta.total_unique_constraints:
+            fields = [name for name in constraint.fields if name != self.fk.name]
+            seen = set()
+            for form in kept:
+                key = tuple(form.cleaned_data.get(name) for name in fields)
+                if None in key:
+                    continue
+                if key in seen:
+                    field = model.constraint_fields.get(constraint.name, fields[-1])
+                    form.add_error(field, str(constraint.violation_error_message))
+                seen.add(key)
+
+    def clean(self):
+        super().clean()
+        self.check_constraints_on_parent()
+        if self.needed_to_publish is None:
+            return
+        if getattr(self.instance, "review_state", None) != ReviewState.PUBLISHED:
+            return
+        kept = [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+        ]
+        if not kept:
+            raise ValidationError(
+                "A published event needs %(what)s: add one here, or keep the event as a draft.",
+                code="publish_rule",
+                params={"what": self.needed_to_publish},
+            )
+
+    def check_constraints_on_parent(self):
+        """Check constraints that involve the parent, such as "not linked to itself".
+
+        A ModelForm leaves the inline foreign key out of model validation, so without this the
+        database would refuse the row with an IntegrityError instead of a message on the field.
+        """
+        checks = [
+            c
+            for c in self.model._meta.constraints
+            if isinstance(c, CheckConstraint) and self.fk.name in str(c.condition)
+        ]
+        if not checks or self.instance.pk is None:
+            return
+        for form in self.forms:
+            if not form.is_valid() or not form.cleaned_data or self._should_delete_form(form):
+                continue
+            for constraint in checks:
+                try:
+                    constraint.validate(self.model, form.instance)
+                except ValidationError:
+                    field = self.model.constraint_fields.get(constraint.name)
+                    form.add_error(field, str(constraint.violation_error_message))
+
+
+class ParticipationFormSet(ConstraintInlineFormSet):
+    needed_to_publish = "at least one participant"
+
+
+class CitationFormSet(ConstraintInlineFormSet):
+    needed_to_publish = "at least one citation"
+
+
+class ParticipationInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+    model = Participation
+    formset = ParticipationFormSet
+    fields = ["actor", "role", "position"]
+    autocomplete_fields = ["actor"]
+    extra = 0
+    verbose_name = "participant"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class CitationInline(KnownObjectsAutocompleteMixin, admin.StackedInline):
+    model = Citation
+    formset = CitationFormSet
+    fields = [("source", "locator"), "note"]
+    autocomplete_fields = ["source"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
+class OutgoingLinkInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+    model = EventLink
+    formset = ConstraintInlineFormSet
+    fk_name = "from_event"
+    fields = ["kind", "to_event"]
+    autocomplete_fields = ["to_event"]
+    extra = 0
+    verbose_name = "link to another event"
+    verbose_name_plural = "links to other events"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("to_event")
+
+
+# --- Changelist: text filters, index-served ordering, estimated count ------------------------
+
+
+class NaturalKeyTextFilter(admin.ListFilter):
+    """A filter typed as text (an ISO code, a slug) instead of a list of every value.
+
+    It reuses `EventFilter`'s method for the parameter, so the admin, the API and the HTML
+    listing filter the same way. An unknown value empties the list and says so.
+    """
+
+    template = "admin/events/text_filter.html"
+    parameter_name = None
+    resolve = None
+    method = None
+    placeholder = ""
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        value = params.pop(self.parameter_name, None)
+        self.value = value[-1].strip() if value else ""
+        if self.value:
+            self.used_parameters[self.parameter_name] = self.value
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name]
+
+    def choices(self, changelist):
+        others = {
+            key: value for key, value in changelist.params.items() if key != self.parameter_name
+        }
+        yield {
+            "name": self.parameter_name,
+            "value": self.value,
+            "placeholder": self.placeholder,
+            "hidden": sorted(others.items()),
+            "clear_url": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+    def queryset(self, request, queryset):
+        if not self.value:
+            return queryset
+        found = type(self).resolve(self.value)
+        if found is None:
+            messages.warning(request, f"Unknown {self.title} “{self.value}”.")
+            return queryset.none()
+        return getattr(EventFilter(), self.method)(queryset, self.parameter_name, found)
+
+
+class CountryCodeFilter(NaturalKeyTextFilter):
+    title = "country code"
+    parameter_name = "country"
+    resolve = staticmethod(resolve_country)
+    method = "filter_country"
+    placeholder = "GB or GBR"
+
+
+class ActorSlugFilter(NaturalKeyTextFilter):
+    title = "actor slug"
+    parameter_name = "actor"
+    resolve = staticmethod(resolve_actor)
+    method = "filter_actor"
+    placeholder = "taro-kono"
+
+
+class SourceIdFilter(NaturalKeyTextFilter):
+    title = "source id"
+    parameter_name = "source"
+    resolve = staticmethod(resolve_source)
+    method = "filter_source"
+    placeholder = "12"
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counts exactly, except an unfiltered list of a large PostgreSQL table.
+
+    There COUNT(*) reads the whole table on every page, so the planner's row estimate
+    (pg_class.reltuples, kept current by autovacuum) stands in for it; `estimated` says so.
+    """
+
+    estimated = False
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        if (
+            isinstance(queryset, QuerySet)
+            and not queryset.query.where
+            and connections[queryset.db].vendor == "postgresql"
+        ):
+            with connections[queryset.db].cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [queryset.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > ESTIMATE_COUNT_ABOVE:
+                self.estimated = True
+                return row[0]
+        return super().count
+
+
+class EventChangeList(ChangeList):
+    # Columns an index serves, tie-broken on id in the same direction:
+    # event_start_date_idx (start_date, id) and event_title_idx (title, id).
+    indexed_orderings = {"start_date", "title"}
+
+    def get_ordering(self, request, queryset):
+        ordering = super().get_ordering(request, queryset)
+        first = next(
+            (
+                term
+                for term in ordering
+                if isinstance(term, str) and term.lstrip("-") in self.indexed_orderings
+            ),
+            "-start_date",
+        )
+        return [first, "-id" if first.startswith("-") else "id"]
+
+    def get_queryset(self, request, exclude_parameters=None):
+        # Initiator and target countries for the page's rows, in one query.
+        return (
+            super()
+            .get_queryset(request, exclude_parameters)
+            .prefetch_related(
+                Prefetch(
+                    "participations",
+                    queryset=Participation.objects.filter(role__in=[Role.INITIATOR, Role.TARGET])
+                    .select_related("actor__country")
+                    .order_by("position", "id"),
+                    to_attr="sides",
+                )
+            )
+        )
+
+
+# --- The event form: stale copies refused, the constraint's own messages ---------------------
+
+
+class EventAdminForm(KnownObjectsForm):
+    """The event form. `seen_version` is the version the form was opened at.
+
+    A save from an older version is refused here, before anything is written, and the form
+    comes back with the curator's input and a link to the history showing what changed.
+    `Event.save()` checks again inside the write's transaction (see EventAdmin.changeform_view).
+    """
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    # Set by EventAdmin.get_form: reverting from history (no inline formsets in the form).
+    reverting = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            version = self.instance.version
+            if self.reverting:
+                # The instance is an old version; the save must be checked against today's.
+                version = self._stored().get("version", version)
+            self.fields["seen_version"].initial = version
+        if "expelled_count" in self.fields:
+            # The constraint's message rather than the form field's "greater than or equal to 0".
+            field = self.fields["expelled_count"]
+            field.min_value = None
+            field.validators = [self._expelled_count_positive]
+            field.widget.attrs.pop("min", None)
+
+    @staticmethod
+    def _expelled_count_positive(value):
+        if value is not None and value < 1:
+            constraint = next(
+                c for c in Event._meta.constraints if c.name == "event_expelled_count_positive"
+            )
+            raise ValidationError(str(constraint.violation_error_message))
+
+    def _stored(self):
+        if not hasattr(self, "_stored_row"):
+            self._stored_row = (
+                Event.objects.filter(pk=self.instance.pk).values("version", "review_state").first()
+                or {}
+            )
+        return self._stored_row
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk:
+            return cleaned
+        stored = self._stored()
+        seen = cleaned.get("seen_version")
+        if not stored:
+            return cleaned
+        if seen is None or seen != stored["version"]:
+            raise ValidationError(stale_copy_message(self.instance, seen), code="stale")
+        # The model's own check compares this with the row again inside the save's transaction.
+        self.instance.version = seen
+        if "review_state" not in self.fields:
+            # Without the publish permission the review state stays as stored (also on revert).
+            self.instance.review_state = stored["review_state"]
+        if self.reverting and self.instance.review_state == ReviewState.PUBLISHED:
+            problems = self.instance.publish_problems()
+            if problems:
+                raise ValidationError(
+                    "This version cannot be published now: %(why)s.",
+                    params={"why": " and ".join(problems)},
+                )
+        return cleaned
+
+
+def stale_copy_message(event, seen):
+    """Who changed the event since version `seen`, what changed, and where to see it."""
+    records = list(
+        Event.history.filter(id=event.pk, version__gte=seen or 0)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    changed_by = sorted(
+        {str(r.history_user) for r in records[1:] if r.history_user is not None}
+    ) or ["someone"]
+    fields = []
+    if len(records) > 1:
+        delta = records[-1].diff_against(records[0])
+        fields = sorted(c.field.replace("_", " ") for c in delta.changes if c.field != "version")
+    return format_html(
+        "This event was changed by {} since you opened it{}. Nothing was saved: your entries are "
+        "still in the form below. <a href='{}'>See the change in the history</a>, then open "
+        "<a href='{}' target='_blank'>the current version</a> and enter your changes there.",
+        ", ".join(changed_by),
+        f" (changed: {', '.join(fields)})" if fields else "",
+        reverse("admin:events_event_history", args=[event.pk]),
+        reverse("admin:events_event_change", args=[event.pk]),
+    )
+
+
+# --- History of child rows on the parent's history page --------------------------------------
+
+
+class ChildHistoryMixin:
+    """Lists, on the parent's history page, the history of the rows it owns.
+
+    `child_histories`: (model, foreign key attname, related fields to load, label function).
+    Each record links to that row's own history, where it can be reverted.
+    """
+
+    object_history_template = "admin/events/object_history_with_children.html"
+    child_histories = []
+
+    def history_view(self, request, object_id, extra_context=None):
+        context = {"child_histories": self.child_history_context(object_id)}
+        context.update(extra_context or {})
+        return super().history_view(request, object_id, extra_context=context)
+
+    def child_history_context(self, object_id):
+        sections = []
+        for model, fk_attname, related, label in self.child_histories:
+            records = list(
+                model.history.filter(**{fk_attname: object_id})
+                .select_related("history_user", *related)
+                .order_by("-history_date", "-history_id")[:CHILD_HISTORY_SHOWN]
+            )
+            older = {}
+            rows = []
+            for record in reversed(records):  # oldest first, to diff against the previous one
+                previous = older.get(record.id)
+                changes = []
+                if previous is not None and record.history_type == "~":
+                    delta = record.diff_against(previous, foreign_keys_are_objs=True)
+                    changes = [(c.field, c.old, c.new) for c in delta.changes]
+                older[record.id] = record
+                opts = model._meta
+                rows.append(
+                    {
+                        "record": record,
+                        "label": label(record),
+                        "changes": changes,
+                        "history_url": reverse(
+                            f"admin:{opts.app_label}_{opts.model_name}_history", args=[record.id]
+                        ),
+                        "version_url": reverse(
+                            f"admin:{opts.app_label}_{opts.model_name}_simple_history",
+                            args=[record.id, record.history_id],
+                        ),
+                    }
+                )
+            sections.append({"name": model._meta.verbose_name_plural, "rows": list(reversed(rows))})
+        return sections
+
+
+def _safe(getter):
+    """A label for a historical row whose related object may since have been deleted."""
+
+    def label(record):
+        try:
+            return getter(record)
+        except ObjectDoesNotExist:  # the related row was deleted since
+            return f"#{record.id}"
+
+    return label
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+@admin.register(Event)
+class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
+    form = EventAdminForm
+    list_display = [
+        "title",
+        "dates",
+        "kind",
+        "initiator_countries",
+        "target_countries",
+        "status",
+        "review_state",
+    ]
+    list_filter = [
+        "kind",
+        "status",
+        "review_state",
+        "date_precision",
+        CountryCodeFilter,
+        ActorSlugFilter,
+        SourceIdFilter,
+    ]
+    sortable_by = ["title", "dates"]
+    date_hierarchy = "start_date"
+    search_fields = ["title"]  # shows the search box; get_search_results does the searching
+    search_help_text = "Words in the title, summary, quoted words or participants' names."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 50
+    autocomplete_fields = ["location_country"]
+    prepopulated_fields = {"slug": ["title"]}
+    inlines = [ParticipationInline, CitationInline, OutgoingLinkInline]
+    actions = ["publish_selected", "unpublish_selected"]
+    fieldsets = [
+        (None, {"fields": ["kind", "title", "slug", "summary", "seen_version"]}),
+        ("Date", {"fields": [("start_date", "end_date", "date_precision"), "status"]}),
+        ("Place", {"fields": [("location_country", "place")]}),
+        ("Expulsion", {"fields": [("expelled_count", "expelled_count_qualifier")]}),
+        ("Quoted words", {"fields": ["quoted_words"]}),
+        ("Review", {"fields": ["review_state"]}),
+        ("Linked from other events", {"fields": ["linked_from_events"]}),
+    ]
+    readonly_fields = ["linked_from_events"]
+    child_histories = [
+        (
+            Participation,
+            "event_id",
+            ["actor"],
+            _safe(lambda r: f"{r.actor} as {r.get_role_display().lower()}"),
+        ),
+        (Citation, "event_id", ["source"], _safe(lambda r: f"{r.source.title}, {r.locator}")),
+        (
+            EventLink,
+            "from_event_id",
+            ["to_event"],
+            _safe(lambda r: f"{r.get_kind_display()} {r.to_event}"),
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("location_country")
+
+    def get_changelist(self, request, **kwargs):
+        return EventChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        # Full text on PostgreSQL (GIN index), every word icontains on SQLite: see search().
+        return queryset.search(search_term), False
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not can_publish(request):
+            readonly.append("review_state")
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        match = request.resolver_match
+        reverting = bool(match and match.url_name == "events_event_simple_history")
+        return type(form.__name__, (form,), {"reverting": reverting})
+
+    def view_on_site(self, obj):
+        # The public page; until it exists, the API's detail; else no link rather than an error.
+        for name in ("event-detail", "api:event-detail", "event-api-detail"):
+            try:
+                return reverse(name, kwargs={"slug": obj.slug})
+            except NoReverseMatch:
+                continue
+        return None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ConcurrentEditError as error:
+            # Someone saved between the form's version check and this save: the transaction
+            # rolled back. Showing the form again runs the check again, which now refuses the
+            # stale copy with the curator's input kept; only a second race lands here.
+            if getattr(request, "_event_retried", False):
+                self.message_user(request, f"{error} Nothing was saved.", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:events_event_history", args=[object_id]))
+            request._event_retried = True
+            return self.changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="date", ordering="start_date")
+    def dates(self, event):
+        return event_dates(event)
+
+    def _countries(self, event, role):
+        names = []
+        for participation in getattr(event, "sides", []):
+            if participation.role != role:
+                continue
+            actor = participation.actor
+            name = actor.country.code if actor.country else actor.name
+            if name not in names:
+                names.append(name)
+        return ", ".join(names) or "—"
+
+    @admin.display(description="initiators")
+    def initiator_countries(self, event):
+        return self._countries(event, Role.INITIATOR)
+
+    @admin.display(description="targets")
+    def target_countries(self, event):
+        return self._countries(event, Role.TARGET)
+
+    @admin.display(description="linked from")
+    def linked_from_events(self, event):
+        if not event.pk:
+            return "—"
+        links = EventLink.objects.filter(to_event=event).select_related("from_event")
+        items = format_html_join(
+            "",
+            "<li><a href='{}'>{}</a> {}</li>",
+            (
+                (
+                    reverse("admin:events_event_change", args=[link.from_event_id]),
+                    link.from_event,
+                    link.get_kind_display().lower() + " this event",
+                )
+                for link in links
+            ),
+        )
+        return format_html("<ul>{}</ul>", items) if items else "—"
+
+    def has_publish_permission(self, request):
+        return can_publish(request)
+
+    def _set_review_state(self, request, queryset, state, reason):
+        events = list(queryset.order_by("-start_date", "-id"))
+        for event in events:
+            event._change_reason = reason
+        changed, refused = services.set_review_state(events, state)
+        if changed:
+            self.message_user(
+                request,
+                f"{reason.capitalize()}: {len(changed)} event{'s' if len(changed) != 1 else ''}.",
+                messages.SUCCESS,
+            )
+        for refusal in refused:
+            self.message_user(request, refusal, messages.ERROR)
+        if not changed and not refused:
+            self.message_user(request, "Nothing to change.", messages.INFO)
+
+    @admin.action(description="Publish selected events", permissions=["publish"])
+    def publish_selected(self, request, queryset):
+        self._set_review_state(request, queryset, ReviewState.PUBLISHED, "published")
+
+    @admin.action(description="Unpublish selected events (back to draft)", permissions=["publish"])
+    def unpublish_selected(self, request, queryset):
+        self._set_review_state(request, queryset, ReviewState.DRAFT, "unpublished")
+
+
+# --- Actors, sources, countries --------------------------------------------------------------
+
+
+class OfficeInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+    model = Office
+    fk_name = "holder"
+    fields = ["title", "country", "organisation", "start_date", "end_date"]
+    autocomplete_fields = ["country", "organisation"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("country", "organisation")
+
+
+class MembershipInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+    model = Membership
+    fk_name = "bloc"
+    fields = ["country", "joined_on", "left_on"]
+    autocomplete_fields = ["country"]
+    extra = 0
+    verbose_name = "member country"
+    verbose_name_plural = "member countries"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("country")
+
+
+@admin.register(Actor)
+class ActorAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
+    list_display = ["name", "kind", "country"]
+    list_filter = ["kind"]
+    list_select_related = ["country"]
+    # name: trigram index on UPPER(name) (PostgreSQL); slug: exact, on its unique index.
+    search_fields = ["name", "slug__exact"]
+    search_help_text = "Part of the name, or the exact slug."
+    show_full_result_count = False
+    autocomplete_fields = ["country"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = ["kind", "name", "slug", "country", "description", "taking_part_in"]
+    readonly_fields = ["taking_part_in"]
+    child_histories = [
+        (Office, "holder_id", [], _safe(lambda r: r.title)),
+        (Membership, "bloc_id", ["country"], _safe(lambda r: str(r.country))),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("country")
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return [OfficeInline, MembershipInline]
+        inlines = [OfficeInline] if obj.kind != ActorKind.BLOC else []
+        if obj.kind == ActorKind.BLOC or obj.memberships.exists():
+            inlines.append(MembershipInline)
+        return inlines
+
+    @admin.display(description="takes part in")
+    def taking_part_in(self, actor):
+        if not actor.pk:
+            return "—"
+        participations = (
+            Participation.objects.filter(actor=actor)
+            .select_related("event")
+            .order_by("-event__start_date", "-event__id")[:RELATED_EVENTS_SHOWN]
+        )
+        rows = format_html_join(
+            "",
+            "<li><a href='{}'>{}</a> ({}, {})</li>",
+            (
+                (
+                    reverse("admin:events_event_change", args=[p.event_id]),
+                    p.event,
+                    event_dates(p.event),
+                    p.get_role_display().lower(),
+                )
+                for p in participations
+            ),
+        )
+        if not rows:
+            return "—"
+        everything = reverse("admin:events_event_changelist") + f"?actor={actor.slug}"
+        return format_html(
+            "<ul class='related-events'>{}</ul><a href='{}'>All its events</a>", rows, everything
+        )
+
+
+@admin.register(Source)
+class SourceAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "publisher", "kind", "published_on"]
+    list_filter = ["kind"]
+    search_fields = ["title", "publisher", "url"]
+    search_help_text = "Part of the title, the publisher or the address."
+    show_full_result_count = False
+    fields = ["url", "title", "publisher", "author", "kind", "published_on", "language", "cited_by"]
+    readonly_fields = ["cited_by"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "url":
+            kwargs["assume_scheme"] = "https"  # an address typed without a scheme
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_search_fields(self, request):
+        # Autocomplete runs on every keystroke: only what an index serves (trigram on
+        # UPPER(title), the unique index on url). The changelist also searches publishers.
+        match = request.resolver_match
+        if match and match.url_name == "autocomplete":
+            return ["title", "url__exact"]
+        return super().get_search_fields(request)
+
+    @admin.display(description="cited by")
+    def cited_by(self, source):
+        if not source.pk:
+            return "—"
+        citations = (
+            Citation.objects.filter(source=source)
+            .select_related("event")
+            .order_by("-event__start_date", "-event__id")[:RELATED_EVENTS_SHOWN]
+        )
+        events = list({c.event_id: c.event for c in citations}.values())
+        if not events:
+            return "—"
+        everything = reverse("admin:events_event_changelist") + f"?source={source.pk}"
+        return format_html(
+            "{}<a href='{}'>All events citing it</a>", event_admin_links(events), everything
+        )
+
+
+@admin.register(Country)
+class CountryAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "code3"]
+    search_fields = ["name", "code", "code3"]
+    search_help_text = "Name or ISO code."
+    list_per_page = 100
+
+
+# --- Child rows: reachable from the parent's history page, to look at and revert ---------------
+
+
+class ChildHistoryAdmin(KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
+    """Registered so each child row has a history page with revert; edited through inlines,
+    so not listed on the admin index."""
+
+    def has_module_permission(self, request):
+        return False
+
+
+@admin.register(Participation)
+class ParticipationAdmin(ChildHistoryAdmin):
+    list_display = ["event", "actor", "role"]
+    list_select_related = ["event", "actor"]
+    autocomplete_fields = ["event", "actor"]
+
+
+@admin.register(Citation)
+class CitationAdmin(ChildHistoryAdmin):
+    list_display = ["event", "source", "locator"]
+    list_select_related = ["event", "source"]
+    autocomplete_fields = ["event", "source"]
+
+
+@admin.register(EventLink)
+class EventLinkAdmin(ChildHistoryAdmin):
+    list_display = ["from_event", "kind", "to_event"]
+    list_select_related = ["from_event", "to_event"]
+    autocomplete_fields = ["from_event", "to_event"]
+
+
+@admin.register(Office)
+class OfficeAdmin(ChildHistoryAdmin):
+    list_display = ["holder", "title", "start_date", "end_date"]
+    list_select_related = ["holder"]
+    autocomplete_fields = ["holder", "country", "organisation"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ChildHistoryAdmin):
+    list_display = ["bloc", "country"]
+    list_select_related = ["bloc", "country"]
+    autocomplete_fields = ["bloc", "country"]
