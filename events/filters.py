@@ -7,8 +7,10 @@ never a silently unfiltered list. Country codes are ISO alpha-2 or alpha-3, in a
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import Q
 
+from .codes import CAMEO_CODES, PLOVER_TYPES
 from .models import (
     Actor,
     ActorKind,
@@ -164,6 +166,18 @@ class EventFilter(django_filters.FilterSet):
         label="Text",
         help_text="Words in the title, summary, quoted words or participants' names.",
     )
+    cameo = django_filters.CharFilter(
+        method="filter_cameo",
+        label="CAMEO code",
+        help_text="CAMEO event code, e.g. 041; a shorter code matches its subcodes (04).",
+        validators=[RegexValidator(r"^\d{2,4}$", "A CAMEO code is 2 to 4 digits, e.g. 041.")],
+    )
+    plover = django_filters.ChoiceFilter(
+        field_name="plover_type",
+        choices=[(value, value) for value in PLOVER_TYPES],
+        label="PLOVER type",
+        help_text="PLOVER event type, e.g. CONSULT or SANCTION.",
+    )
     ordering = django_filters.ChoiceFilter(
         method="filter_ordering",
         choices=[("-date", "Newest first"), ("date", "Oldest first"), ("title", "Title")],
@@ -213,6 +227,11 @@ class EventFilter(django_filters.FilterSet):
     def filter_text(self, queryset, name, value):
         return queryset.search(value)
 
+    def filter_cameo(self, queryset, name, value):
+        # A code and its subcodes, as an IN list that the (cameo_code, start_date) index serves.
+        codes = [code for code in CAMEO_CODES if code.startswith(value)] or [value]
+        return queryset.filter(cameo_code__in=codes)
+
     def filter_ordering(self, queryset, name, value):
         # Applied in `filter_queryset` so that every list has a strict order, even unasked.
         return queryset
@@ -254,4 +273,20 @@ class SourceFilter(django_filters.FilterSet):
     def filter_text(self, queryset, name, value):
         return queryset.filter(
             Q(title__icontains=value) | Q(publisher__icontains=value) | Q(url__icontains=value)
+        )
+
+
+class CountryFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text", label="Text", help_text="Words in the name, or an ISO code."
+    )
+
+    class Meta:
+        model = Country
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(name__icontains=value) | Q(code__iexact=value) | Q(code3__iexact=value)
         )

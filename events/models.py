@@ -425,15 +425,22 @@ class EventQuerySet(models.QuerySet):
                     "position", "id"
                 ),
             ),
+            # Citations in the order the curator added them; links by kind and the other
+            # event's slug: orders that survive an export and re-import.
             models.Prefetch(
-                "citations",
-                queryset=Citation.objects.select_related("source").order_by("source_id", "id"),
+                "citations", queryset=Citation.objects.select_related("source").order_by("id")
             ),
             models.Prefetch(
-                "outgoing_links", queryset=EventLink.objects.select_related("to_event")
+                "outgoing_links",
+                queryset=EventLink.objects.select_related("to_event").order_by(
+                    "kind", "to_event__slug"
+                ),
             ),
             models.Prefetch(
-                "incoming_links", queryset=EventLink.objects.select_related("from_event")
+                "incoming_links",
+                queryset=EventLink.objects.select_related("from_event").order_by(
+                    "kind", "from_event__slug"
+                ),
             ),
         )
 
