@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "events",
 ]
@@ -67,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "diplomacy.routers.PinPrimaryAfterWriteMiddleware",
 ]
 
 ROOT_URLCONF = "diplomacy.urls"
@@ -96,6 +100,21 @@ DATABASES = {
     )
 }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# Read replicas (diplomacy/routers.py): `DATABASE_REPLICA_URLS=postgres://…,postgres://…`.
+# The word `primary` stands for a second alias to the primary itself (the tests use it).
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", ""), start=1):
+    DATABASES[f"replica{_number}"] = {
+        **(
+            DATABASES["default"]
+            if _url == "primary"
+            else dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True)
+        ),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias.startswith("replica")]
+DATABASE_ROUTERS = ["diplomacy.routers.PrimaryReplicaRouter"]
+DATABASE_PIN_SECONDS = int(os.environ.get("DATABASE_PIN_SECONDS", "10"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -129,12 +148,48 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+if not DEBUG and not SECURE_SSL_REDIRECT:
+    # Turned off on purpose: the proxy in front terminates TLS and redirects HTTP to HTTPS
+    # (or, with `make serve`, a local HTTP server on the loopback).
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# The public REST API (events/api.py). Token authentication first, so that an anonymous write
+# is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.
+API_ANON_THROTTLE = os.environ.get("API_ANON_THROTTLE", "1000/hour")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["events.api_throttle.AnonThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "events.api.ApiSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Diplomatic event database API",
+    "DESCRIPTION": "Diplomatic events with their participants, sources and typed links. "
+    "Read access is public (published events only); writes need a curator's or editor's "
+    "token. CSV columns: docs/csv.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Interactive documentation served from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "EventKindEnum": "events.models.EventKind",
+        "ActorKindEnum": "events.models.ActorKind",
+        "SourceKindEnum": "events.models.SourceKind",
+        "LinkKindEnum": "events.models.LinkKind",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,341 @@
+"""The public REST API under /api/: events, actors, countries and sources.
+
+Anyone reads, and sees published events only; curators and editors write with their model
+permissions, by token (scripts) or session (the browsable API). Shapes live in
+serializers.py, paging in pagination.py, CSV in api_csv.py, routes in api_urls.py.
+"""
+
+from django.db import connections
+from django.db.models import Count, F, Prefetch, Q
+from django.http import StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.drainage import set_override
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, permissions, routers, serializers, viewsets
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.reverse import reverse
+
+from .api_csv import CSVRenderer, stream_events
+from .filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
+from .models import (
+    Actor,
+    Citation,
+    Country,
+    Event,
+    Membership,
+    Office,
+    Participation,
+    ReviewState,
+    Source,
+)
+from .pagination import EventCursorPagination, NumberPagination
+from .serializers import (
+    SOURCE_EVENTS_SHOWN,
+    ActorSerializer,
+    CountrySerializer,
+    EventSerializer,
+    SourceSerializer,
+    can_see_drafts,
+)
+
+# --- Cross-cutting: throttling, permissions, schema ----------------------------------------
+
+
+class ReadAnyoneWriteWithPermissions(permissions.DjangoModelPermissionsOrAnonReadOnly):
+    """Anyone reads; POST needs the model's add permission and PUT/PATCH its change one."""
+
+
+# The natural-key filters take text (an ISO code, a slug, an id) and say so in the schema.
+set_override(NaturalKeyFilter, "field", OpenApiTypes.STR)
+
+_ERROR_BODY = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "`detail`, or each field or parameter at fault with its messages.",
+}
+_ERRORS = {
+    "400": "Bad input: the body names each parameter or field at fault.",
+    "401": "Not authenticated, or an invalid token.",
+    "403": "Not permitted: the model permission is missing, or publishing needs an editor.",
+    "404": "No such record (drafts are hidden from anonymous users), or no such page.",
+    "409": "Stale write: the `version` sent is older than the stored one.",
+    "412": "Stale write: `If-Match` does not match the stored version.",
+    "429": "Too many anonymous requests; retry after `Retry-After` seconds.",
+}
+
+
+class ApiSchema(AutoSchema):
+    """drf-spectacular's schema, with every error response an operation can give."""
+
+    def error_codes(self):
+        codes = ["401", "429"]
+        versioned = getattr(self.view, "versioned", False)
+        if self.method == "GET":
+            codes += ["400", "404"] if self._is_list_view() else ["404"]
+        elif self.method == "POST":
+            codes += ["400", "403"]
+        elif self.method in ("PUT", "PATCH"):
+            codes += ["400", "403", "404"] + (["409", "412"] if versioned else [])
+        return sorted(codes)
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        content = responses.get("200", {}).get("content", {})
+        if "text/csv" in content:
+            content["text/csv"] = {"schema": {"type": "string"}}
+        media_types = ["application/json"]
+        if getattr(self.view, "csv_export", False) and self._is_list_view():
+            media_types.append("text/csv")
+        for code in self.error_codes():
+            response = {
+                "description": _ERRORS[code],
+                "content": {media: {"schema": _ERROR_BODY} for media in media_types},
+            }
+            if code == "429":
+                response["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
+                }
+            responses.setdefault(code, response)
+        return responses
+
+
+class ApiRoot(routers.APIRootView):
+    """The API's resources, its OpenAPI schema and its interactive documentation."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiRoot",
+            {
+                name: serializers.URLField()
+                for name in ("events", "actors", "countries", "sources", "schema", "docs")
+            },
+        )
+    )
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response.data["schema"] = reverse("api:schema", request=request)
+        response.data["docs"] = reverse("api:docs", request=request)
+        return response
+
+
+class WriteViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Read by anyone, created and updated with model permissions; nothing is deleted here."""
+
+    permission_classes = [ReadAnyoneWriteWithPermissions]
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = NumberPagination
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def filter_queryset(self, queryset):
+        # Filters belong to lists; a detail is found by its identifier alone.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def refetched(self, instance):
+        """The saved record as reads show it (with the relations the list prefetches)."""
+        return self.get_queryset().get(pk=instance.pk)
+
+    def perform_create(self, serializer):
+        serializer.instance = self.refetched(serializer.save())
+
+    def perform_update(self, serializer):
+        serializer.instance = self.refetched(serializer.save())
+
+
+# --- Events ------------------------------------------------------------------------------
+
+
+_EVENT_LIST_PARAMETERS = [
+    *[
+        OpenApiParameter(name, str, description=field.extra.get("help_text", ""))
+        for name, field in EventFilter.base_filters.items()
+        if isinstance(field, NaturalKeyFilter)
+    ],
+    OpenApiParameter(
+        "format",
+        str,
+        enum=["json", "csv"],
+        description="csv streams the filtered events as CSV (columns: docs/csv.md).",
+    ),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Events, filtered, by cursor pages",
+        parameters=_EVENT_LIST_PARAMETERS,
+    ),
+    retrieve=extend_schema(summary="One event (ETag: its version)"),
+    create=extend_schema(summary="Create an event (curators, editors)"),
+    update=extend_schema(summary="Replace an event; send `version` or If-Match"),
+    partial_update=extend_schema(summary="Change an event; send `version` or If-Match"),
+)
+class EventViewSet(WriteViewSet):
+    """Diplomatic events with participants, citations and links, in one shape.
+
+    The list filters on kind, status, dates, countries, actors, sources, links and text, pages
+    by cursor, and with `?format=csv` streams the filtered events as CSV.
+    """
+
+    serializer_class = EventSerializer
+    queryset = Event.objects.all()
+    lookup_field = "slug"
+    filterset_class = EventFilter
+    pagination_class = EventCursorPagination
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    csv_export = True
+    versioned = True
+
+    def get_queryset(self):
+        return Event.objects.visible_to(self.request.user).with_related()
+
+    def get_renderers(self):
+        # CSV is an export of the list; a detail or a write answers in JSON.
+        if getattr(self, "action", None) != "list":
+            return [JSONRenderer(), BrowsableAPIRenderer()]
+        return super().get_renderers()
+
+    def refetched(self, event):
+        # The writer sees what was written, whatever its review state.
+        return Event.objects.with_related().get(pk=event.pk)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        if request.accepted_renderer.format == "csv":
+            response = StreamingHttpResponse(
+                stream_events(queryset, can_see_drafts(request.user)),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = 'attachment; filename="events.csv"'
+            return response
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = f'"{response.data["version"]}"'
+        return response
+
+    def update(self, request, *args, **kwargs):
+        response = super().update(request, *args, **kwargs)
+        response["ETag"] = f'"{response.data["version"]}"'
+        return response
+
+
+# --- Actors, sources, countries ----------------------------------------------------------
+
+
+class ActorViewSet(WriteViewSet):
+    """People, states, ministries, organisations and groups of states.
+
+    A person shows the offices held; a group of states shows its member countries.
+    """
+
+    serializer_class = ActorSerializer
+    lookup_field = "slug"
+    filterset_class = ActorFilter
+    queryset = (
+        Actor.objects.select_related("country")
+        .prefetch_related(
+            Prefetch("offices", queryset=Office.objects.select_related("country", "organisation")),
+            Prefetch("memberships", queryset=Membership.objects.select_related("country")),
+        )
+        .order_by("name", "id")
+    )
+
+
+class SourceViewSet(WriteViewSet):
+    """Documents that evidence events, each with the newest events it evidences."""
+
+    serializer_class = SourceSerializer
+    filterset_class = SourceFilter
+    queryset = Source.objects.all()
+
+    def get_queryset(self):
+        user = self.request.user
+        events = Event.objects.visible_to(user).order_by()
+        cited = Citation.objects.filter(event__in=events).select_related("event")
+        shown = cited.order_by("-event__start_date", "-event_id")[:SOURCE_EVENTS_SHOWN]
+        counted = (
+            None
+            if can_see_drafts(user)
+            else Q(citations__event__review_state=ReviewState.PUBLISHED)
+        )
+        return (
+            Source.objects.annotate(
+                event_count=Count("citations__event", distinct=True, filter=counted)
+            )
+            .prefetch_related(Prefetch("citations", queryset=shown, to_attr="shown_citations"))
+            .order_by("-published_on", "title", "id")
+        )
+
+
+class CountryViewSet(viewsets.ReadOnlyModelViewSet):
+    """ISO countries (by alpha-2 code, any case) with their counts of events by kind and role."""
+
+    serializer_class = CountrySerializer
+    queryset = Country.objects.order_by("name", "id")
+    lookup_field = "code"
+    lookup_value_regex = "[A-Za-z]{2}"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CountryFilter
+    pagination_class = NumberPagination
+
+    def get_object(self):
+        self.kwargs["code"] = self.kwargs["code"].upper()
+        return super().get_object()
+
+    def get_serializer(self, *args, **kwargs):
+        if args:
+            countries = list(args[0]) if kwargs.get("many") else [args[0]]
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "event_counts": country_event_counts(
+                    [country.pk for country in countries],
+                    Event.objects.visible_to(self.request.user),
+                ),
+            }
+        return super().get_serializer(*args, **kwargs)
+
+
+def country_event_counts(country_ids, events):
+    """{country id: {("kind", kind): n, ("role", role): n}} over `events`, in two queries.
+
+    By kind: the events a country is involved in, as the `country` filter means it (the
+    location, or a participant's country), each counted once. By role: the events in which an
+    actor of the country has that role.
+    """
+    counts = {pk: {} for pk in country_ids}
+    if not country_ids:
+        return counts
+    events = events.order_by()
+    located = events.filter(location_country_id__in=country_ids).values(
+        c=F("location_country_id"), k=F("kind"), e=F("id")
+    )
+    taking_part = events.filter(participations__actor__country_id__in=country_ids).values(
+        c=F("participations__actor__country_id"), k=F("kind"), e=F("id")
+    )
+    # UNION (not UNION ALL) keeps each (country, event) once however it is involved.
+    involvement = located.union(taking_part)
+    sql, params = involvement.query.sql_with_params()
+    with connections[involvement.db].cursor() as cursor:
+        cursor.execute(f"SELECT c, k, COUNT(*) FROM ({sql}) involvement GROUP BY c, k", params)
+        for country_id, kind, n in cursor.fetchall():
+            counts[country_id][("kind", kind)] = n
+    roles = (
+        Participation.objects.filter(event__in=events, actor__country_id__in=country_ids)
+        .order_by()
+        .values_list("actor__country_id", "role")
+        .annotate(n=Count("event_id", distinct=True))
+    )
+    for country_id, role, n in roles:
+        counts[country_id][("role", role)] = n
+    return counts

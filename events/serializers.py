@@ -1,0 +1,719 @@
+"""The API's representations, and the writes that go through them.
+
+An event has one shape in lists and details. It is built by hand (`event_representation`) from
+the relations `Event.objects.with_related()` prefetches, so a page of 500 events costs no
+further query; the declared fields say the same shape to the OpenAPI schema and validate writes.
+Writes name related records by natural keys (actor slug, country code, source id or address,
+event slug) and keep the admin's rules: constraints, publish rules and optimistic locking.
+"""
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.reverse import reverse
+
+from . import services
+from .filters import resolve_country
+from .models import (
+    Actor,
+    ActorKind,
+    Citation,
+    ConcurrentEditError,
+    CountQualifier,
+    Country,
+    Event,
+    EventKind,
+    EventLink,
+    LinkKind,
+    Membership,
+    Office,
+    Participation,
+    ReviewState,
+    Role,
+    Source,
+)
+
+# How many of the events a source evidences its representation lists (newest first).
+SOURCE_EVENTS_SHOWN = 50
+
+
+def can_see_drafts(user):
+    """Whether `user` sees draft events (the rule of `EventQuerySet.visible_to`)."""
+    return bool(user and user.is_authenticated and user.has_perm("events.view_event"))
+
+
+def as_drf_error(error: DjangoValidationError):
+    """A model ValidationError as DRF field errors (form-wide ones under non_field_errors)."""
+    if not hasattr(error, "error_dict"):
+        return serializers.ValidationError({"non_field_errors": error.messages})
+    return serializers.ValidationError(
+        {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+            for field, messages in error.message_dict.items()
+        }
+    )
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "This record was changed by someone else since you read it."
+    default_code = "conflict"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = 412
+    default_detail = "If-Match does not match the stored version."
+    default_code = "precondition_failed"
+
+
+# --- Fields that read natural keys -------------------------------------------------------
+
+
+def reject_nul(value):
+    # PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail on the query.
+    if isinstance(value, str) and "\x00" in value:
+        raise serializers.ValidationError("Null characters are not allowed.")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CountryCodeField(serializers.Field):
+    """A country written as an ISO alpha-2 or alpha-3 code in any case, shown as alpha-2."""
+
+    default_error_messages = {"unknown": "Unknown country code {value!r}."}
+
+    def to_representation(self, country):
+        return country.code
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("unknown", value=data)
+        reject_nul(data)
+        country = resolve_country(data.strip())
+        if country is None:
+            self.fail("unknown", value=data)
+        return country
+
+
+class NaturalSlugField(serializers.SlugRelatedField):
+    """A related record named by its slug; an unknown slug is an error naming it."""
+
+    default_error_messages = {"invalid": "Give a slug (text)."}
+
+    def __init__(self, noun, **kwargs):
+        self.noun = noun
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        reject_nul(data)
+        instance = self.get_queryset().filter(slug=data).first()
+        if instance is None:
+            raise serializers.ValidationError(f"Unknown {self.noun} {data!r}.")
+        return instance
+
+
+class ModelCleanMixin:
+    """Run the model's own validation (constraints included) before a save."""
+
+    def clean_and_save(self, instance, exclude=()):
+        try:
+            instance.full_clean(exclude=[*exclude])
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+        instance.save()
+        return instance
+
+    def create(self, validated_data):
+        return self.clean_and_save(self.Meta.model(**validated_data))
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self.clean_and_save(instance)
+
+
+# --- Countries ---------------------------------------------------------------------------
+
+KindCounts = type(
+    "KindCounts",
+    (serializers.Serializer,),
+    {kind: serializers.IntegerField(min_value=0) for kind in EventKind.values},
+)
+RoleCounts = type(
+    "RoleCounts",
+    (serializers.Serializer,),
+    {role: serializers.IntegerField(min_value=0) for role in Role.values},
+)
+
+
+class EventCountsSerializer(serializers.Serializer):
+    by_kind = KindCounts(help_text="Events the country is involved in (location or participant).")
+    by_role = RoleCounts(help_text="Events in which an actor of the country has this role.")
+
+
+class CountrySerializer(serializers.ModelSerializer):
+    """An ISO country and the events (visible to you) it is involved in, counted."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:country-detail", lookup_field="code")
+    event_counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Country
+        fields = ["code", "code3", "name", "url", "event_counts"]
+
+    @extend_schema_field(EventCountsSerializer)
+    def get_event_counts(self, country):
+        counts = self.context["event_counts"].get(country.pk, {})
+        return {
+            "by_kind": {kind: counts.get(("kind", kind), 0) for kind in EventKind.values},
+            "by_role": {role: counts.get(("role", role), 0) for role in Role.values},
+        }
+
+
+# --- Actors ------------------------------------------------------------------------------
+
+
+class OfficeSerializer(serializers.ModelSerializer):
+    country = CountryCodeField(read_only=True, allow_null=True)
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Office
+        fields = ["title", "country", "organisation", "start_date", "end_date"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    country = CountryCodeField(read_only=True)
+    country_name = serializers.CharField(source="country.name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["country", "country_name", "joined_on", "left_on"]
+
+
+class ActorSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    """An actor; a person with the offices held, a group of states with its members."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:actor-detail", lookup_field="slug")
+    country = CountryCodeField(
+        required=False, allow_null=True, help_text="ISO alpha-2 or alpha-3 code, any case."
+    )
+    offices = OfficeSerializer(many=True, read_only=True, help_text="Offices a person held.")
+    members = MemberSerializer(
+        many=True,
+        read_only=True,
+        source="memberships",
+        help_text="For a group of states: its member countries.",
+    )
+
+    class Meta:
+        model = Actor
+        fields = ["slug", "url", "kind", "name", "country", "description", "offices", "members"]
+
+
+# --- Sources -----------------------------------------------------------------------------
+
+
+class EventReferenceSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    url = serializers.URLField()
+    kind = serializers.ChoiceField(EventKind.choices)
+    title = serializers.CharField()
+    start_date = serializers.DateField()
+
+
+class SourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    """A source (`url` is its address, `api_url` this record) and the events it evidences."""
+
+    api_url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
+    event_count = serializers.IntegerField(
+        read_only=True, help_text="How many (visible) events cite this source."
+    )
+    events = serializers.SerializerMethodField(
+        help_text=f"The newest events citing this source, at most {SOURCE_EVENTS_SHOWN}."
+    )
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "api_url",
+            "url",
+            "title",
+            "publisher",
+            "author",
+            "kind",
+            "published_on",
+            "language",
+            "event_count",
+            "events",
+        ]
+
+    @extend_schema_field(EventReferenceSerializer(many=True))
+    def get_events(self, source):
+        request = self.context.get("request")
+        shown, seen = [], set()
+        for citation in getattr(source, "shown_citations", []):
+            event = citation.event
+            if event.pk not in seen:
+                seen.add(event.pk)
+                shown.append(
+                    {
+                        "slug": event.slug,
+                        "url": reverse("api:event-detail", args=[event.slug], request=request),
+                        "kind": event.kind,
+                        "title": event.title,
+                        "start_date": event.start_date.isoformat(),
+                    }
+                )
+        return shown
+
+
+# --- Events ------------------------------------------------------------------------------
+
+
+class LocationSerializer(serializers.Serializer):
+    country = CountryCodeField(
+        required=False, allow_null=True, help_text="ISO alpha-2 (alpha-3 accepted on writes)."
+    )
+    country_name = serializers.CharField(read_only=True, allow_null=True)
+    place = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="City or site."
+    )
+
+
+class NestedItemSerializer(serializers.Serializer):
+    """An item of a nested list: its required fields stay required in a PATCH (which DRF
+    would otherwise skip inside a partial update), and its defaults apply."""
+
+    always_required: tuple[str, ...] = ()
+    defaults: dict[str, str] = {}
+
+    def validate(self, attrs):
+        missing = {name: ["This field is required."] for name in self.always_required}
+        missing = {name: error for name, error in missing.items() if name not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return {**self.defaults, **attrs}
+
+
+class ParticipantSerializer(NestedItemSerializer):
+    always_required = ("actor", "role")
+
+    actor = NaturalSlugField("actor", queryset=Actor.objects.all())
+    actor_name = serializers.CharField(read_only=True)
+    actor_kind = serializers.ChoiceField(ActorKind.choices, read_only=True)
+    country = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The actor's country (ISO alpha-2)."
+    )
+    role = serializers.ChoiceField(Role.choices)
+
+
+class CitationSerializer(NestedItemSerializer):
+    always_required = ("locator",)
+    defaults = {"note": ""}
+
+    source = serializers.PrimaryKeyRelatedField(
+        queryset=Source.objects.all(), required=False, help_text="Source id (or give source_url)."
+    )
+    source_url = serializers.URLField(
+        max_length=500, required=False, help_text="The source's address (or give its id)."
+    )
+    source_title = serializers.CharField(read_only=True)
+    source_publisher = serializers.CharField(read_only=True)
+    source_published_on = serializers.DateField(read_only=True, allow_null=True)
+    locator = serializers.CharField(max_length=100, help_text='Where in the source: "para. 9".')
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        source, address = attrs.get("source"), attrs.pop("source_url", None)
+        if address is not None:
+            reject_nul(address)
+            by_address = Source.objects.filter(url=address).first()
+            if by_address is None:
+                raise serializers.ValidationError({"source_url": f"Unknown source {address!r}."})
+            if source is not None and source != by_address:
+                raise serializers.ValidationError(
+                    {"source_url": f"This is not the address of source {source.pk}."}
+                )
+            attrs["source"] = by_address
+        elif source is None:
+            raise serializers.ValidationError(
+                {"source": "Give the source's id (source) or its address (source_url)."}
+            )
+        return attrs
+
+
+class LinkSerializer(NestedItemSerializer):
+    always_required = ("kind", "event")
+    defaults = {"direction": "outgoing"}
+
+    direction = serializers.ChoiceField(
+        [("outgoing", "This event <kind> the other"), ("incoming", "The other <kind> this event")],
+        default="outgoing",
+    )
+    kind = serializers.ChoiceField(LinkKind.choices)
+    event = NaturalSlugField(
+        "event", queryset=Event.objects.all(), help_text="The other event's slug."
+    )
+    title = serializers.CharField(read_only=True, help_text="The other event's title.")
+
+
+def duplicates(items, key):
+    """Index -> message for items whose `key` repeats an earlier item's."""
+    seen, repeated = set(), {}
+    for index, item in enumerate(items):
+        value = key(item)
+        if value in seen:
+            repeated[index] = value
+        seen.add(value)
+    return repeated
+
+
+def item_errors(count, errors):
+    """DRF's shape for errors in a nested list: {index of the item: its errors}."""
+    return {index: errors[index] for index in range(count) if index in errors}
+
+
+class EventSerializer(serializers.ModelSerializer):
+    """An event with its participants, citations and links, for reading and writing.
+
+    On update, `version` (or an `If-Match` header) must carry the version the change is based
+    on: a stale one is refused (409 for `version`, 412 for `If-Match`). Participants,
+    citations and links, when given, replace the stored ones; PATCH leaves out what it omits.
+    """
+
+    url = serializers.URLField(read_only=True, help_text="This event in the API.")
+    location = LocationSerializer(required=False)
+    participants = ParticipantSerializer(many=True, required=False)
+    expelled_count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2_147_483_647,
+        help_text="Expulsions only: people expelled.",
+    )
+    expelled_count_qualifier = serializers.ChoiceField(
+        CountQualifier.choices,
+        required=False,
+        allow_null=True,
+        help_text="exact or more_than; null when no count applies.",
+    )
+    citations = CitationSerializer(many=True, required=False)
+    links = LinkSerializer(many=True, required=False)
+    review_state = serializers.ChoiceField(
+        ReviewState.choices,
+        required=False,
+        help_text="published needs the publish permission and a participant and a citation.",
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2_147_483_647,
+        help_text="Raised on every save. On update, send the version you read.",
+    )
+
+    class Meta:
+        model = Event
+        fields = [
+            "slug",
+            "url",
+            "kind",
+            "title",
+            "summary",
+            "start_date",
+            "end_date",
+            "date_precision",
+            "status",
+            "location",
+            "participants",
+            "expelled_count",
+            "expelled_count_qualifier",
+            "quoted_words",
+            "citations",
+            "links",
+            "review_state",
+            "version",
+        ]
+
+    # -- reading ------------------------------------------------------------------------
+
+    def shows_drafts(self):
+        if "shows_drafts" not in self.context:
+            request = self.context.get("request")
+            self.context["shows_drafts"] = can_see_drafts(getattr(request, "user", None))
+        return self.context["shows_drafts"]
+
+    def to_representation(self, event):
+        return event_representation(event, self.context.get("request"), self.shows_drafts())
+
+    # -- writing ------------------------------------------------------------------------
+
+    def validate_participants(self, items):
+        repeated = duplicates(items, lambda item: (item["actor"].pk, item["role"]))
+        if repeated:
+            message = "This actor already has this role in this event."
+            raise serializers.ValidationError(
+                item_errors(len(items), {i: {"role": [message]} for i in repeated})
+            )
+        return items
+
+    def validate_citations(self, items):
+        repeated = duplicates(items, lambda item: (item["source"].pk, item["locator"]))
+        if repeated:
+            message = "This source is already cited at this locator in this event."
+            raise serializers.ValidationError(
+                item_errors(len(items), {i: {"locator": [message]} for i in repeated})
+            )
+        return items
+
+    def validate_links(self, items):
+        errors = {}
+        for index in duplicates(
+            items, lambda item: (item["direction"], item["event"].pk, item["kind"])
+        ):
+            errors[index] = {"event": ["These events are already linked this way."]}
+        if self.instance is not None:
+            for index, item in enumerate(items):
+                if item["event"].pk == self.instance.pk:
+                    errors[index] = {"event": ["An event cannot be linked to itself."]}
+        if errors:
+            raise serializers.ValidationError(item_errors(len(items), errors))
+        return items
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        may_publish = user.has_perm("events.publish_event")
+        requested = attrs.get("review_state")
+        if self.instance is None:
+            if requested == ReviewState.PUBLISHED and not may_publish:
+                raise exceptions.PermissionDenied("Only an editor may publish an event.")
+        elif not may_publish:
+            if self.instance.is_published:
+                raise exceptions.PermissionDenied("Only an editor may change a published event.")
+            if requested not in (None, self.instance.review_state):
+                raise exceptions.PermissionDenied("Only an editor may publish an event.")
+        if "location" in attrs:
+            location = attrs.pop("location")
+            if "country" in location or not self.partial:
+                attrs["location_country"] = location.get("country")
+            if "place" in location or not self.partial:
+                attrs["place"] = location.get("place", "")
+        if attrs.get("expelled_count_qualifier", "") is None:
+            attrs["expelled_count_qualifier"] = CountQualifier.EXACT
+        return attrs
+
+    def create(self, validated_data):
+        validated_data.pop("version", None)
+        children = {name: validated_data.pop(name, None) for name in CHILDREN}
+        with transaction.atomic():
+            event = self.save_event(Event(), validated_data)
+            self.write_children(event, children)
+            self.check_publishable(event)
+        return event
+
+    def update(self, event, validated_data):
+        expected, precondition = self.expected_version(validated_data.pop("version", None))
+        children = {name: validated_data.pop(name, None) for name in CHILDREN}
+        event.version = expected
+        try:
+            with transaction.atomic():
+                event = self.save_event(event, validated_data)
+                self.write_children(event, children)
+                self.check_publishable(event)
+        except ConcurrentEditError as error:
+            raise (PreconditionFailed if precondition else Conflict)(str(error)) from error
+        return event
+
+    def expected_version(self, body_version):
+        """The version the client read: If-Match (as an ETag "3") first, else `version`."""
+        header = self.context["request"].headers.get("If-Match")
+        if header:
+            value = header.strip().removeprefix("W/").strip('"')
+            if not value.isdigit():
+                raise serializers.ValidationError(
+                    {"If-Match": ['Send the ETag of the event you read, such as "3".']}
+                )
+            return int(value), True
+        if body_version is None:
+            raise serializers.ValidationError(
+                {
+                    "version": [
+                        "Send the version you read (or an If-Match header), "
+                        "so that no one's change is lost."
+                    ]
+                }
+            )
+        return body_version, False
+
+    def save_event(self, event, fields):
+        for name, value in fields.items():
+            setattr(event, name, value)
+        if event.expelled_count is None:
+            event.expelled_count_qualifier = CountQualifier.EXACT
+        try:
+            event.full_clean(exclude=[f.name for f in Event._meta.fields if not f.editable])
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+        event.save()
+        return event
+
+    def write_children(self, event, children):
+        if children["participants"] is not None:
+            self.write_participants(event, children["participants"])
+        if children["citations"] is not None:
+            self.write_citations(event, children["citations"])
+        if children["links"] is not None:
+            self.write_links(event, children["links"])
+
+    def replace(self, field, stored, wanted):
+        """Delete stored rows not wanted, save new or changed ones (each cleaned first).
+
+        `stored` and `wanted` map a row's natural key to the row; rows left as they were are
+        not saved again, so history records only real changes.
+        """
+        for key, row in stored.items():
+            if key not in wanted:
+                row.delete()
+        errors = {}
+        for index, (key, (row, changed)) in enumerate(wanted.items()):
+            if key in stored and not changed:
+                continue
+            try:
+                row.full_clean()
+            except DjangoValidationError as error:
+                errors[index] = as_drf_error(error).detail
+                continue
+            row.save()
+        if errors:
+            raise serializers.ValidationError({field: item_errors(len(wanted), errors)})
+
+    def write_participants(self, event, items):
+        stored = {(p.actor_id, p.role): p for p in event.participations.all()}
+        wanted = {}
+        for position, item in enumerate(items):
+            key = (item["actor"].pk, item["role"])
+            row = stored.get(key) or Participation(event=event, actor=item["actor"], role=key[1])
+            changed = row.position != position
+            row.position = position
+            wanted[key] = (row, changed)
+        self.replace("participants", stored, wanted)
+
+    def write_citations(self, event, items):
+        stored = {(c.source_id, c.locator): c for c in event.citations.all()}
+        wanted = {}
+        for item in items:
+            key = (item["source"].pk, item["locator"])
+            row = stored.get(key) or Citation(
+                event=event, source=item["source"], locator=item["locator"]
+            )
+            changed = row.note != item.get("note", "")
+            row.note = item.get("note", "")
+            wanted[key] = (row, changed)
+        self.replace("citations", stored, wanted)
+
+    def write_links(self, event, items):
+        stored = {
+            ("outgoing", link.to_event_id, link.kind): link for link in event.outgoing_links.all()
+        }
+        stored.update(
+            {
+                ("incoming", link.from_event_id, link.kind): link
+                for link in event.incoming_links.all()
+            }
+        )
+        wanted = {}
+        for item in items:
+            key = (item["direction"], item["event"].pk, item["kind"])
+            if key in stored:
+                wanted[key] = (stored[key], False)
+            elif item["direction"] == "outgoing":
+                wanted[key] = (
+                    EventLink(from_event=event, to_event=item["event"], kind=key[2]),
+                    True,
+                )
+            else:
+                wanted[key] = (
+                    EventLink(from_event=item["event"], to_event=event, kind=key[2]),
+                    True,
+                )
+        self.replace("links", stored, wanted)
+
+    def check_publishable(self, event):
+        # The children were just rewritten: forget what was prefetched before.
+        event._prefetched_objects_cache = {}
+        if event.is_published:
+            try:
+                services.publish(event)
+            except services.PublishError as error:
+                raise serializers.ValidationError({"review_state": [str(error)]}) from error
+
+
+CHILDREN = ("participants", "citations", "links")
+
+
+def event_representation(event, request, shows_drafts):
+    """The one shape of an event, from an instance loaded with `with_related()`."""
+    country = event.location_country
+    links = [
+        {"direction": "outgoing", "kind": link.kind, "event": other.slug, "title": other.title}
+        for link in event.outgoing_links.all()
+        if (other := link.to_event).is_published or shows_drafts
+    ] + [
+        {"direction": "incoming", "kind": link.kind, "event": other.slug, "title": other.title}
+        for link in event.incoming_links.all()
+        if (other := link.from_event).is_published or shows_drafts
+    ]
+    return {
+        "slug": event.slug,
+        "url": reverse("api:event-detail", args=[event.slug], request=request),
+        "kind": event.kind,
+        "title": event.title,
+        "summary": event.summary,
+        "start_date": event.start_date.isoformat(),
+        "end_date": event.end_date.isoformat() if event.end_date else None,
+        "date_precision": event.date_precision,
+        "status": event.status,
+        "location": {
+            "country": country.code if country else None,
+            "country_name": country.name if country else None,
+            "place": event.place,
+        },
+        "participants": [
+            {
+                "actor": p.actor.slug,
+                "actor_name": p.actor.name,
+                "actor_kind": p.actor.kind,
+                "country": p.actor.country.code if p.actor.country else None,
+                "role": p.role,
+            }
+            for p in event.participations.all()
+        ],
+        "expelled_count": event.expelled_count,
+        "expelled_count_qualifier": (
+            event.expelled_count_qualifier if event.expelled_count is not None else None
+        ),
+        "quoted_words": event.quoted_words,
+        "citations": [
+            {
+                "source": c.source_id,
+                "source_url": c.source.url,
+                "source_title": c.source.title,
+                "source_publisher": c.source.publisher,
+                "source_published_on": (
+                    c.source.published_on.isoformat() if c.source.published_on else None
+                ),
+                "locator": c.locator,
+                "note": c.note,
+            }
+            for c in event.citations.all()
+        ],
+        "links": links,
+        "review_state": event.review_state,
+        "version": event.version,
+    }
