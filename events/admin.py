@@ -155,6 +155,14 @@ class ConstraintInlineFormSet(BaseInlineFormSet):
 
     needed_to_publish = None
 
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        if self.instance.pk is not None:
+            # The row's parent is this formset's instance: cache it, so that rendering the row
+            # (EventLink.__str__ names both events) does not fetch it once per row.
+            setattr(form.instance, self.fk.name, self.instance)
+        return form
+
     def validate_unique(self):
         model = self.model
         kept = [
@@ -234,7 +242,8 @@ class ParticipationInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
     verbose_name = "participant"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
+        # Ordered on the row itself: the model's ordering would join the event for nothing.
+        return super().get_queryset(request).select_related("actor").order_by("position", "id")
 
 
 class CitationInline(KnownObjectsAutocompleteMixin, admin.StackedInline):
@@ -245,7 +254,7 @@ class CitationInline(KnownObjectsAutocompleteMixin, admin.StackedInline):
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("source")
+        return super().get_queryset(request).select_related("source").order_by("id")
 
 
 class OutgoingLinkInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
@@ -259,7 +268,7 @@ class OutgoingLinkInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
     verbose_name_plural = "links to other events"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("to_event")
+        return super().get_queryset(request).select_related("to_event").order_by("kind", "id")
 
 
 # --- Changelist: text filters, index-served ordering, estimated count ------------------------
@@ -342,6 +351,7 @@ class EstimatedCountPaginator(Paginator):
 
     There COUNT(*) reads the whole table on every page, so the planner's row estimate
     (pg_class.reltuples, kept current by autovacuum) stands in for it; `estimated` says so.
+    One query either way: PostgreSQL runs the COUNT(*) sub-select only when it is needed.
     """
 
     estimated = False
@@ -349,21 +359,23 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         queryset = self.object_list
-        if (
+        if not (
             isinstance(queryset, QuerySet)
             and not queryset.query.where
             and connections[queryset.db].vendor == "postgresql"
         ):
-            with connections[queryset.db].cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > ESTIMATE_COUNT_ABOVE:
-                self.estimated = True
-                return row[0]
-        return super().count
+            return super().count
+        connection = connections[queryset.db]
+        table = queryset.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT CASE WHEN reltuples > %s THEN reltuples::bigint "
+                f"ELSE (SELECT COUNT(*) FROM {connection.ops.quote_name(table)}) END, "
+                "reltuples > %s FROM pg_class WHERE oid = %s::regclass",
+                [ESTIMATE_COUNT_ABOVE, ESTIMATE_COUNT_ABOVE, table],
+            )
+            count, self.estimated = cursor.fetchone()
+        return count
 
 
 class EventChangeList(ChangeList):
@@ -599,15 +611,19 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     inlines = [ParticipationInline, CitationInline, OutgoingLinkInline]
     actions = ["publish_selected", "unpublish_selected"]
     fieldsets = [
-        (None, {"fields": ["kind", "title", "slug", "summary", "seen_version"]}),
+        (None, {"fields": [("kind", "mode"), "title", "slug", "summary", "seen_version"]}),
         ("Date", {"fields": [("start_date", "end_date", "date_precision"), "status"]}),
         ("Place", {"fields": [("location_country", "place")]}),
         ("Expulsion", {"fields": [("expelled_count", "expelled_count_qualifier")]}),
         ("Quoted words", {"fields": ["quoted_words"]}),
         ("Review", {"fields": ["review_state"]}),
         ("Linked from other events", {"fields": ["linked_from_events"]}),
+        (
+            "Codes derived from kind, mode and status",
+            {"fields": [("cameo_code", "plover_type", "plover_mode")], "classes": ["collapse"]},
+        ),
     ]
-    readonly_fields = ["linked_from_events"]
+    readonly_fields = ["linked_from_events", "cameo_code", "plover_type", "plover_mode"]
     child_histories = [
         (
             Participation,

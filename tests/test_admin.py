@@ -60,6 +60,7 @@ def form_data(event=None, participations=None, citations=None, links=None, **fie
             links = list(event.outgoing_links.values("id", "kind", "to_event"))
     data = {
         "kind": "meeting",
+        "mode": "",
         "title": "A meeting",
         "slug": "a-meeting",
         "summary": "",
@@ -618,7 +619,8 @@ def test_an_unfiltered_list_of_a_large_table_shows_an_estimate(client, curator, 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(CHANGELIST)
     assert "about 3 events" in response.content.decode()
-    assert not [q for q in queries if "COUNT(*)" in q["sql"] and "events_event" in q["sql"]]
+    assert response.context["cl"].paginator.estimated
+    assert not [q for q in queries if '"__count"' in q["sql"]]  # no COUNT(*) ran
     # A filtered list is counted exactly.
     assert "about" not in client.get(CHANGELIST, {"kind__exact": "meeting"}).content.decode()
 
