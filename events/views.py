@@ -1,17 +1,526 @@
-from django.db.models import Count
-from django.shortcuts import render
+"""The public pages: home, the filtered event listing, and event, country, actor and source pages.
 
-from .models import Event, EventKind
+Only published events appear, everywhere (linked events and counts included). Each page runs
+a fixed number of queries whatever the number of rows: related rows come by prefetch, never
+a query per row. The listing pages by keyset ("cursor"), never by OFFSET or COUNT.
+"""
+
+import base64
+import binascii
+import datetime
+import json
+from urllib.parse import urlencode
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from . import charts
+from .filters import EVENT_ORDERINGS, EventFilter
+from .models import (
+    Actor,
+    Citation,
+    Country,
+    Event,
+    EventAlias,
+    EventKind,
+    EventLink,
+    LinkKind,
+    Membership,
+    Office,
+    Participation,
+    ReviewState,
+    Role,
+    Source,
+)
+
+PAGE_SIZE = 50
+# Country and actor pages list this many of the latest events; the listing has the rest.
+DETAIL_EVENTS = 200
+API_EVENTS_URL = "/api/events/"
+API_DOCS_URL = "/api/docs/"
+
+# How a link reads from each end: outgoing "<this> responds to <other>", incoming
+# "<this> is answered by <other>".
+OUTGOING_PHRASES = {
+    LinkKind.PART_OF: "Part of",
+    LinkKind.RESPONDS_TO: "Responds to",
+    LinkKind.RETALIATES_FOR: "Retaliates for",
+    LinkKind.FOLLOWS_UP: "Follows up",
+}
+INCOMING_PHRASES = {
+    LinkKind.PART_OF: "Has part",
+    LinkKind.RESPONDS_TO: "Answered by",
+    LinkKind.RETALIATES_FOR: "Retaliated against by",
+    LinkKind.FOLLOWS_UP: "Followed up by",
+}
+
+LINK_ORDER = [
+    phrase for kind in LinkKind for phrase in (OUTGOING_PHRASES[kind], INCOMING_PHRASES[kind])
+]
+
+# --- Querysets ----------------------------------------------------------------------------
+# These belong on EventQuerySet (see the report of issue 5); they live here until then.
+
+
+def sides_prefetch():
+    """Initiators and targets with their countries: what a listing row and the chart show."""
+    return Prefetch(
+        "participations",
+        queryset=Participation.objects.filter(role__in=[Role.INITIATOR, Role.TARGET])
+        .select_related("actor__country")
+        .order_by("position", "id"),
+    )
+
+
+def part_of_prefetch():
+    """Which published expulsion each event is part of, for the who-expelled-whom chart."""
+    return Prefetch(
+        "outgoing_links",
+        queryset=EventLink.objects.filter(
+            kind=LinkKind.PART_OF, to_event__review_state=ReviewState.PUBLISHED
+        ).select_related("to_event"),
+    )
+
+
+def listed(queryset):
+    """Events as listings show them: the initiator and target countries, wider expulsions."""
+    return queryset.prefetch_related(sides_prefetch(), part_of_prefetch())
+
+
+def event_page_queryset():
+    """Published events with everything the event page shows; links only to published events."""
+    published = ReviewState.PUBLISHED
+    return (
+        Event.objects.published()
+        .select_related("location_country")
+        .prefetch_related(
+            Prefetch(
+                "participations",
+                queryset=Participation.objects.select_related("actor__country")
+                .prefetch_related(
+                    Prefetch(
+                        "actor__offices",
+                        queryset=Office.objects.select_related("country", "organisation"),
+                    )
+                )
+                .order_by("position", "id"),
+            ),
+            Prefetch(
+                "citations",
+                queryset=Citation.objects.select_related("source").order_by("source_id", "id"),
+            ),
+            Prefetch(
+                "outgoing_links",
+                queryset=EventLink.objects.filter(to_event__review_state=published)
+                .select_related("to_event")
+                .order_by("kind", "to_event__start_date", "id"),
+            ),
+            Prefetch(
+                "incoming_links",
+                queryset=EventLink.objects.filter(from_event__review_state=published)
+                .select_related("from_event")
+                .order_by("kind", "from_event__start_date", "id"),
+            ),
+        )
+    )
+
+
+def involving(country):
+    """Published events located in `country` or with a participant from it."""
+    involved = Participation.objects.filter(actor__country=country).values("event_id")
+    return Event.objects.published().filter(Q(location_country=country) | Q(pk__in=involved))
+
+
+# --- Keyset pagination --------------------------------------------------------------------
+
+
+def ordering_values(event, ordering):
+    first = event.title if ordering == "title" else event.start_date.isoformat()
+    return [first, event.pk]
+
+
+def encode_cursor(ordering, values, direction):
+    raw = json.dumps({"o": ordering, "k": values, "d": direction}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor, ordering):
+    """(values, direction) from a cursor made for `ordering`, or None when it is not one."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        first, pk = data["k"]
+        direction = data["d"]
+        if data["o"] != ordering or direction not in ("next", "prev") or not isinstance(pk, int):
+            return None
+        if ordering != "title":
+            first = datetime.date.fromisoformat(first)
+        elif not isinstance(first, str):
+            return None
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    return (first, pk), direction
+
+
+def keyset(queryset, ordering, values, direction):
+    """Rows strictly after (or before) `values` in `ordering`, in the order to read them."""
+    field = "title" if ordering == "title" else "start_date"
+    descending = ordering.startswith("-")
+    forward = direction == "next"
+    # Going forward in a descending order, or back in an ascending one, means smaller keys.
+    op = "lt" if descending == forward else "gt"
+    first, pk = values
+    queryset = queryset.filter(
+        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"id__{op}": pk})
+    )
+    order = EVENT_ORDERINGS[ordering]
+    if not forward:
+        order = tuple(name[1:] if name.startswith("-") else "-" + name for name in order)
+    return queryset.order_by(*order)
+
+
+def paginate(queryset, ordering, cursor):
+    """One page of rows and the cursors of the pages before and after it.
+
+    Fetches one row more than a page to know whether another page follows; no COUNT, no
+    OFFSET, so page 10,000 costs what page 1 costs (served by the ordering's index).
+    """
+    decoded = decode_cursor(cursor, ordering) if cursor else None
+    if decoded is None:
+        rows = list(queryset[: PAGE_SIZE + 1])
+        more_before, more_after = False, len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+    else:
+        values, direction = decoded
+        rows = list(keyset(queryset, ordering, values, direction)[: PAGE_SIZE + 1])
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        if direction == "prev":
+            rows.reverse()
+            more_before, more_after = more, True
+        else:
+            more_before, more_after = True, more
+    previous_cursor = next_cursor = None
+    if rows and more_before:
+        previous_cursor = encode_cursor(ordering, ordering_values(rows[0], ordering), "prev")
+    if rows and more_after:
+        next_cursor = encode_cursor(ordering, ordering_values(rows[-1], ordering), "next")
+    return rows, previous_cursor, next_cursor, cursor and decoded is None
+
+
+def with_param(query, **changes):
+    """`query` (a QueryDict) with some parameters replaced or (when None) removed."""
+    query = query.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    return query.urlencode()
+
+
+# --- The filter form ----------------------------------------------------------------------
+
+# Shown at once; the rarer filters (source, linked event, codes…) sit under "More filters".
+MAIN_FILTERS = [
+    "status", "date_after", "date_before", "country", "initiator", "target", "actor", "q",
+    "ordering",
+]  # fmt: skip
+FIELD_LABELS = {
+    "country": ("Country involved", "GB or GBR"),
+    "initiator": ("Initiated by (country)", "GB"),
+    "target": ("Target (country)", "RU"),
+    "actor": ("Actor", "taro-kono"),
+    "source": ("Source id", "1"),
+    "linked_to": ("Linked to (event slug)", ""),
+    "q": ("Words", "Skripal"),
+    "ordering": ("Sort", ""),
+}
+
+
+def describe_fields(form):
+    """Labels and placeholders for people, and each input tied to its help and its error."""
+    for name, field in form.fields.items():
+        bound = form[name]
+        if name in FIELD_LABELS:
+            # The bound field copied the label when the form was validated.
+            field.label, placeholder = FIELD_LABELS[name]
+            bound.label = field.label
+            if placeholder:
+                field.widget.attrs["placeholder"] = f"e.g. {placeholder}"
+        if name == "kind":
+            continue
+        described = [f"{bound.auto_id}-error"] if form.errors.get(name) else []
+        if field.help_text:
+            described.append(f"{bound.auto_id}-help")
+        if described:
+            field.widget.attrs["aria-describedby"] = " ".join(described)
+        if form.errors.get(name):
+            field.widget.attrs["aria-invalid"] = "true"
+
+
+# --- Pages --------------------------------------------------------------------------------
 
 
 def home(request):
     """The home page: what the database holds, published events by kind, the latest ones."""
     published = Event.objects.published()
     counts = dict(published.order_by().values_list("kind").annotate(n=Count("id")))
-    kinds = [(label, counts.get(value, 0)) for value, label in EventKind.choices]
+    kinds = [(value, label, counts.get(value, 0)) for value, label in EventKind.choices]
     latest = published.select_related("location_country").order_by("-start_date", "-id")[:10]
     return render(
         request,
         "events/home.html",
-        {"kinds": kinds, "total": sum(counts.values()), "latest": latest},
+        {
+            "kinds": kinds,
+            "total": sum(counts.values()),
+            "latest": latest,
+            "api_docs_url": API_DOCS_URL,
+        },
+    )
+
+
+def event_list(request):
+    """The events, filtered by the API's FilterSet, a page at a time, with a timeline, a chart
+    of who expelled whom and a link to the same set as CSV.
+
+    An invalid filter value shows the form with the error next to its field and no results
+    (status 400), never an unfiltered list.
+    """
+    params = request.GET
+    filter_params = params.copy()
+    filter_params.pop("cursor", None)
+    # Always bound (even to no parameters) so that the default ordering applies.
+    filterset = EventFilter(filter_params, queryset=listed(Event.objects.published()))
+    # `kind` is a column of the event itself, so its filter needs no DISTINCT; DISTINCT would
+    # stop PostgreSQL from reading the first page straight off the ordering's index.
+    filterset.filters["kind"].distinct = False
+    valid = filterset.is_valid()
+    describe_fields(filterset.form)
+    form = filterset.form
+    more = [form[name] for name in form.fields if name not in [*MAIN_FILTERS, "kind"]]
+    context = {
+        "filter": filterset,
+        "form": form,
+        "main_fields": [form[name] for name in MAIN_FILTERS if name in form.fields],
+        "more_fields": more,
+        "more_open": any(field.value() or field.errors for field in more),
+        "valid": valid,
+        "api_docs_url": API_DOCS_URL,
+        "filtered": bool(filter_params),
+    }
+    if not valid:
+        return render(request, "events/event_list.html", context, status=400)
+
+    ordering = filterset.ordering_key
+    rows, previous_cursor, next_cursor, stale_cursor = paginate(
+        filterset.qs, ordering, params.get("cursor", "")
+    )
+    query = filter_params.urlencode()
+    csv_query = urlencode({"format": "csv"}) + ("&" + query if query else "")
+    context.update(
+        {
+            "events": rows,
+            "ordering": ordering,
+            "stale_cursor": stale_cursor,
+            "previous_url": previous_cursor and "?" + with_param(params, cursor=previous_cursor),
+            "next_url": next_cursor and "?" + with_param(params, cursor=next_cursor),
+            "first_url": "?" + query if params.get("cursor") else None,
+            "csv_url": f"{API_EVENTS_URL}?{csv_query}",
+            "sort_links": [
+                (key, label, "?" + with_param(filter_params, ordering=key))
+                for key, label in (
+                    ("-date", "newest first"),
+                    ("date", "oldest first"),
+                    ("title", "title"),
+                )
+            ],
+            "timeline": charts.timeline(rows),
+            "expulsions": charts.expulsions(rows, charts.part_of_parents(rows)),
+        }
+    )
+    return render(request, "events/event_list.html", context)
+
+
+def event_detail(request, slug):
+    """One event: what, when (at its precision), where, who in which role and office, how many
+    were expelled, the words quoted, every source cited, and the events linked either way."""
+    event = event_page_queryset().filter(slug=slug).first()
+    if event is None:
+        # A slug an event had before it was merged into another one still leads there.
+        alias = EventAlias.objects.filter(slug=slug, event__review_state=ReviewState.PUBLISHED)
+        target = alias.values_list("event__slug", flat=True).first()
+        if target is None:
+            raise Http404("No published event has this address.")
+        return redirect("event-detail", slug=target, permanent=True)
+    by_role = {}
+    for participation in event.participations.all():
+        offices = [
+            office
+            for office in participation.actor.offices.all()
+            if office.held_on(event.start_date)
+        ]
+        by_role.setdefault(participation.role, []).append((participation, offices))
+    roles = [(Role(role).label, by_role[role]) for role in Role.values if role in by_role]
+    speakers = [participation.actor for participation, _ in by_role.get(Role.SPEAKER, [])]
+
+    links = {}
+    for link in event.outgoing_links.all():
+        links.setdefault(OUTGOING_PHRASES[link.kind], []).append(link.to_event)
+    for link in event.incoming_links.all():
+        links.setdefault(INCOMING_PHRASES[link.kind], []).append(link.from_event)
+
+    chart = None
+    if event.kind == EventKind.EXPULSION:
+        # This expulsion with the expulsions it is part of or that are part of it.
+        related = {
+            other.pk: other
+            for phrase in ("Part of", "Has part")
+            for other in links.get(phrase, [])
+            if other.kind == EventKind.EXPULSION
+        }
+        if related:
+            # One query for the initiators and targets of all of them.
+            prefetch_related_objects(list(related.values()), sides_prefetch())
+        parents = {
+            other.pk: event for other in related.values() if other in links.get("Has part", [])
+        }
+        for parent in links.get("Part of", []):
+            parents[event.pk] = parent
+        chart = charts.expulsions([event, *related.values()], parents)
+
+    return render(
+        request,
+        "events/event_detail.html",
+        {
+            "event": event,
+            "roles": roles,
+            "speakers": speakers,
+            "links": [(phrase, links[phrase]) for phrase in LINK_ORDER if phrase in links],
+            "citations": event.citations.all(),
+            "expulsions": chart,
+            "expelled": charts.expelled_label(event),
+        },
+    )
+
+
+def country_detail(request, code):
+    """A country: its groups (G7, EU), counts of its events by kind, what it initiated and what
+    targeted it, a timeline and, where it expelled or was expelled, who expelled whom."""
+    if len(code) != 2 or not code.isalpha():
+        raise Http404("No country has this code.")
+    country = get_object_or_404(Country, code=code.upper())
+    blocs = Membership.objects.filter(country=country).select_related("bloc").order_by("bloc__name")
+
+    events = involving(country)
+    as_role = {
+        role: Exists(
+            Participation.objects.filter(event=OuterRef("pk"), role=role, actor__country=country)
+        )
+        for role in (Role.INITIATOR, Role.TARGET)
+    }
+    counts = {
+        row["kind"]: row
+        for row in events.order_by()
+        .values("kind")
+        .annotate(
+            total=Count("id"),
+            initiated=Count("id", filter=Q(as_role[Role.INITIATOR])),
+            targeted=Count("id", filter=Q(as_role[Role.TARGET])),
+        )
+    }
+    kinds = [
+        {
+            "kind": kind,
+            "label": kind.label,
+            "total": counts[kind]["total"],
+            "initiated": counts[kind]["initiated"],
+            "targeted": counts[kind]["targeted"],
+        }
+        for kind in EventKind
+        if kind in counts
+    ]
+    total = sum(row["total"] for row in kinds)
+    latest = list(listed(events).order_by(*EVENT_ORDERINGS["-date"])[:DETAIL_EVENTS])
+
+    def in_role(event, role):
+        return any(
+            p.role == role and p.actor.country_id == country.pk for p in event.participations.all()
+        )
+
+    initiated = [event for event in latest if in_role(event, Role.INITIATOR)]
+    targeted = [event for event in latest if in_role(event, Role.TARGET)]
+    others = [event for event in latest if event not in initiated and event not in targeted]
+    expelled_none = total and not sum(
+        row["initiated"] for row in kinds if row["kind"] == EventKind.EXPULSION
+    )
+    return render(
+        request,
+        "events/country_detail.html",
+        {
+            "country": country,
+            "blocs": blocs,
+            "kinds": kinds,
+            "total": total,
+            "shown": len(latest),
+            "initiated": initiated,
+            "targeted": targeted,
+            "others": others,
+            "expelled_none": expelled_none,
+            "timeline": charts.timeline(latest),
+            "timeline_caption": (
+                f"Timeline of the {'latest ' if len(latest) < total else ''}{len(latest)} "
+                f"events involving {country.name}; each mark links to its event."
+            ),
+            "expulsions": charts.expulsions(latest, charts.part_of_parents(latest)),
+            "list_url": "/events/?" + urlencode({"country": country.code}),
+        },
+    )
+
+
+def actor_detail(request, slug):
+    """An actor: the offices a person held, a group's members, and its events by role."""
+    actor = get_object_or_404(Actor.objects.select_related("country"), slug=slug)
+    offices = Office.objects.filter(holder=actor).select_related("country", "organisation")
+    members = Membership.objects.filter(bloc=actor).select_related("country")
+    participations = list(
+        Participation.objects.filter(actor=actor, event__review_state=ReviewState.PUBLISHED)
+        .select_related("event")
+        .order_by("-event__start_date", "-event__id", "id")[:DETAIL_EVENTS]
+    )
+    by_role = {}
+    for participation in participations:
+        by_role.setdefault(participation.role, []).append(participation.event)
+    roles = [(Role(role).label, by_role[role]) for role in Role.values if role in by_role]
+    events = list({p.event.pk: p.event for p in participations}.values())
+    return render(
+        request,
+        "events/actor_detail.html",
+        {
+            "actor": actor,
+            "offices": offices,
+            "members": members,
+            "roles": roles,
+            "count": len(events),
+            "timeline": charts.timeline(events),
+            "list_url": "/events/?" + urlencode({"actor": actor.slug}),
+        },
+    )
+
+
+def source_detail(request, pk):
+    """A source: its address, publisher and date, and every published event it evidences."""
+    source = get_object_or_404(Source, pk=pk)
+    citations = (
+        Citation.objects.filter(source=source, event__review_state=ReviewState.PUBLISHED)
+        .select_related("event")
+        .order_by("event__start_date", "event__id", "id")
+    )
+    return render(
+        request,
+        "events/source_detail.html",
+        {
+            "source": source,
+            "citations": citations,
+            "list_url": "/events/?" + urlencode({"source": source.pk}),
+        },
     )

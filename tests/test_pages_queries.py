@@ -1,0 +1,90 @@
+"""Each public page runs the same number of queries for 1 related row as for 30."""
+
+import datetime
+
+import pytest
+
+from events.models import Citation, EventLink, Membership, Office, Participation, Role
+from tests.factories import make_actor, make_country, make_published_event, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def build(n):
+    """`n` published expulsions by Japan against Russia, each citing the same source and each
+    part of one coordinated expulsion, whose page then has `n` participants (people with an
+    office), `n` citations and `n` links."""
+    japan = make_country("JP", "JPN", "Japan")
+    russia = make_country("RU", "RUS", "Russian Federation")
+    bloc = make_actor(name="G7", kind="bloc", slug="g7")
+    Membership.objects.create(bloc=bloc, country=japan)
+    tokyo = make_actor(name="Japan", country=japan, slug="japan")
+    moscow = make_actor(name="Russia", country=russia, slug="russia")
+    source = make_source()
+    whole = make_published_event(
+        initiator=tokyo, target=moscow, source=source, kind="expulsion", expelled_count=100,
+        slug="whole",
+    )  # fmt: skip
+    for i in range(n):
+        part = make_published_event(
+            initiator=tokyo,
+            target=moscow,
+            source=source,
+            kind="expulsion",
+            expelled_count=i + 1,
+            start_date=datetime.date(2018, 3, 1) + datetime.timedelta(days=i % 28),
+        )
+        EventLink.objects.create(from_event=part, to_event=whole, kind="part_of")
+        person = make_actor(kind="person", country=japan, slug=f"person-{i}")
+        Office.objects.create(holder=person, title="Minister", country=japan)
+        Participation.objects.create(event=whole, actor=person, role=Role.PARTICIPANT)
+        Citation.objects.create(event=whole, source=make_source(), locator=f"para. {i}")
+    return source
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n):
+    source = build(n)
+
+    # 1 counts by kind (GROUP BY), 2 the latest ten.
+    with django_assert_num_queries(2):
+        assert client.get("/").status_code == 200
+
+    # 1 the page of events (LIMIT page size + 1, no COUNT), 2 their initiators and targets with
+    # actor and country, 3 the wider expulsions they are part of.
+    with django_assert_num_queries(3):
+        assert client.get("/events/").status_code == 200
+
+    # The same, plus 1 query per natural-key filter value: 1 resolve the country code.
+    with django_assert_num_queries(4):
+        assert client.get("/events/?kind=expulsion&initiator=JP").status_code == 200
+
+    # 1 the event with its location, 2 participants with actor and country, 3 the offices of
+    # all of them, 4 citations with sources, 5 links out, 6 links in (published ends only),
+    # 7 initiators and targets of the linked expulsions, for the chart.
+    with django_assert_num_queries(7):
+        assert client.get("/events/whole/").status_code == 200
+
+    # 1 the country, 2 counts by kind with initiated/targeted (one GROUP BY), 3 its latest
+    # events, 4 their initiators and targets, 5 wider expulsions, 6 its groups (G7).
+    with django_assert_num_queries(6):
+        assert client.get("/countries/JP/").status_code == 200
+
+    # 1 the actor with country, 2 its events through participations, 3 offices, 4 members.
+    with django_assert_num_queries(4):
+        assert client.get("/actors/japan/").status_code == 200
+
+    # 1 the source, 2 the citations of published events with the events.
+    with django_assert_num_queries(2):
+        assert client.get(f"/sources/{source.pk}/").status_code == 200
+
+
+def test_listing_page_holds_at_most_a_page_of_rows(client, monkeypatch, django_assert_num_queries):
+    from events import views
+
+    build(30)
+    monkeypatch.setattr(views, "PAGE_SIZE", 10)
+    with django_assert_num_queries(3):
+        response = client.get("/events/?ordering=title")
+    assert len(response.context["events"]) == 10
+    assert response.context["next_url"]
