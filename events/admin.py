@@ -624,6 +624,10 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
         ),
     ]
     readonly_fields = ["linked_from_events", "cameo_code", "plover_type", "plover_mode"]
+    saved_only_fieldsets = {
+        "Linked from other events",
+        "Codes derived from kind, mode and status",
+    }
     child_histories = [
         (
             Participation,
@@ -642,6 +646,11 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("location_country")
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing links to an event not yet saved, nor are codes derived
+            return [fs for fs in self.fieldsets if fs[0] not in self.saved_only_fieldsets]
+        return self.fieldsets
 
     def get_changelist(self, request, **kwargs):
         return EventChangeList

@@ -698,3 +698,35 @@ def _rows(content):
         ]
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
     ]
+
+
+def test_every_admin_page_renders_with_the_article_fixtures(client):
+    from django.core.management import call_command
+
+    from events.models import Actor, Source
+
+    call_command("load_fixtures", verbosity=0)
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    event = Event.objects.filter(participations__isnull=False, incoming_links__isnull=False)[0]
+    bloc = Actor.objects.filter(kind="bloc").first()
+    person = Actor.objects.filter(offices__isnull=False).first()
+    source = Source.objects.first()
+    urls = [
+        "/admin/",
+        CHANGELIST,
+        CHANGELIST + "?q=Salisbury",
+        CHANGELIST + "?country=GB&kind__exact=expulsion",
+        CHANGELIST + "?start_date__year=2018",
+        reverse("admin:events_event_add"),
+        change_url(event),
+        reverse("admin:events_event_history", args=[event.pk]),
+        "/admin/events/actor/?q=kono",
+        reverse("admin:events_actor_change", args=[bloc.pk]),
+        reverse("admin:events_actor_change", args=[person.pk]),
+        reverse("admin:events_actor_history", args=[person.pk]),
+        "/admin/events/source/?q=japan",
+        reverse("admin:events_source_change", args=[source.pk]),
+        "/admin/events/country/?q=GB",
+    ]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
