@@ -132,6 +132,8 @@ class WriteViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
     filter_backends = [DjangoFilterBackend]
     pagination_class = NumberPagination
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    # Any identifier reaches the view, so that an unknown one is the API's JSON 404.
+    lookup_value_regex = "[^/]+"
 
     def filter_queryset(self, queryset):
         # Filters belong to lists; a detail is found by its identifier alone.
@@ -284,7 +286,7 @@ class CountryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CountrySerializer
     queryset = Country.objects.order_by("name", "id")
     lookup_field = "code"
-    lookup_value_regex = "[A-Za-z]{2}"
+    lookup_value_regex = "[^/]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = CountryFilter
     pagination_class = NumberPagination

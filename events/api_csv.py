@@ -12,6 +12,7 @@ from rest_framework import renderers
 CSV_COLUMNS = [
     "slug",
     "kind",
+    "mode",
     "title",
     "summary",
     "start_date",
@@ -29,6 +30,9 @@ CSV_COLUMNS = [
     "links",
     "linked_from",
     "version",
+    "cameo_code",
+    "plover_type",
+    "plover_mode",
 ]
 
 # Rows fetched (with their prefetches) per database round trip while streaming.
@@ -54,6 +58,7 @@ def event_row(event, shows_drafts):
     return [
         event.slug,
         event.kind,
+        event.mode,
         event.title,
         event.summary,
         event.start_date.isoformat(),
@@ -79,6 +84,9 @@ def event_row(event, shows_drafts):
             if link.from_event.is_published or shows_drafts
         ),
         event.version,
+        event.cameo_code,
+        event.plover_type,
+        event.plover_mode,
     ]
 
 

@@ -411,6 +411,9 @@ class EventSerializer(serializers.ModelSerializer):
         required=False,
         help_text="published needs the publish permission and a participant and a citation.",
     )
+    cameo_code = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
+    plover_type = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
+    plover_mode = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
     version = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -424,6 +427,7 @@ class EventSerializer(serializers.ModelSerializer):
             "slug",
             "url",
             "kind",
+            "mode",
             "title",
             "summary",
             "start_date",
@@ -438,6 +442,9 @@ class EventSerializer(serializers.ModelSerializer):
             "citations",
             "links",
             "review_state",
+            "cameo_code",
+            "plover_type",
+            "plover_mode",
             "version",
         ]
 
@@ -673,6 +680,7 @@ def event_representation(event, request, shows_drafts):
         "slug": event.slug,
         "url": reverse("api:event-detail", args=[event.slug], request=request),
         "kind": event.kind,
+        "mode": event.mode,
         "title": event.title,
         "summary": event.summary,
         "start_date": event.start_date.isoformat(),
@@ -715,5 +723,8 @@ def event_representation(event, request, shows_drafts):
         ],
         "links": links,
         "review_state": event.review_state,
+        "cameo_code": event.cameo_code,
+        "plover_type": event.plover_type,
+        "plover_mode": event.plover_mode,
         "version": event.version,
     }
