@@ -426,6 +426,26 @@ def test_an_event_can_be_reverted_from_its_history(client, editor):
     assert event.history.first().history_user == editor
 
 
+def test_a_curators_revert_leaves_the_review_state_alone(client, curator):
+    event = make_event(title="Draft title")
+    first = event.history.get()
+    Participation.objects.create(event=event, actor=make_actor(), role=Role.INITIATOR)
+    Citation.objects.create(event=event, source=make_source(), locator="para. 1")
+    event.review_state = ReviewState.PUBLISHED
+    event.title = "Later title"
+    event.save()
+    client.force_login(curator)
+    url = reverse("admin:events_event_simple_history", args=[event.pk, first.history_id])
+    page = client.get(url)
+    data = {
+        name: page.context["adminform"].form[name].value() or ""
+        for name in page.context["adminform"].form.fields
+    }
+    assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    assert (event.title, event.review_state) == ("Draft title", ReviewState.PUBLISHED)
+
+
 # --- Bad input --------------------------------------------------------------------------------
 
 
