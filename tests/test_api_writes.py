@@ -184,7 +184,8 @@ def test_nested_records_name_what_is_wrong(curator):
     assert errors["1"]["role"] == ["This actor already has this role in this event."]
     unknown = new_event(citations=[{"source_url": "https://nowhere.example/", "locator": "p. 1"}])
     assert (
-        "source_url" in curator.post("/api/events/", unknown, format="json").json()["citations"]["0"]
+        "source_url"
+        in curator.post("/api/events/", unknown, format="json").json()["citations"]["0"]
     )
     bare = new_event(citations=[{"locator": "p. 1"}])
     assert "source" in curator.post("/api/events/", bare, format="json").json()["citations"]["0"]
