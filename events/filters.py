@@ -109,6 +109,9 @@ class NaturalKeyFilter(django_filters.Filter):
 class EventFilter(django_filters.FilterSet):
     kind = CommaSeparatedMultipleChoiceFilter(
         choices=EventKind.choices,
+        # kind is a column of the event itself: no join, so no DISTINCT (which would defeat
+        # the (kind, start_date) index at scale).
+        distinct=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="One or several kinds, comma-separated: expulsion,phone_call.",
     )
