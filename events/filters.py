@@ -192,6 +192,15 @@ class EventFilter(django_filters.FilterSet):
         model = Event
         fields = []
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.request is not None:
+            # A draft's slug must read as unknown to whoever cannot see drafts.
+            visible = Event.objects.visible_to(getattr(self.request, "user", None))
+            self.filters["linked_to"].extra["resolve"] = lambda slug: (
+                visible.filter(slug=slug).only("id", "slug").first()
+            )
+
     def filter_date_after(self, queryset, name, value):
         return queryset.filter(period_end__gte=value)
 

@@ -105,3 +105,18 @@ def test_bad_values_are_errors_naming_the_parameter(query, field, message):
     found = errors(query)
     assert list(found) == [field]
     assert message in found[field]
+
+
+def test_a_drafts_slug_is_unknown_to_the_public():
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    Event.objects.filter(slug="2018-03-14-uk-expels-23-russian-diplomats").update(
+        review_state="draft"
+    )
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    query = QueryDict("linked_to=2018-03-14-uk-expels-23-russian-diplomats")
+    filterset = EventFilter(query, queryset=Event.objects.published(), request=request)
+    assert not filterset.is_valid()
+    assert "Unknown event" in str(filterset.errors["linked_to"])
