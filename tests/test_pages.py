@@ -270,6 +270,9 @@ def test_event_page_answers_what_when_who_how_many_and_links_both_ways(client):
     assert "Followed up by: Boris Johnson calls it the largest" in text
     # The chart of this expulsion and the one that is part of it.
     assert "60 → Russian Federation" in text_of(html[html.index("expulsions-svg") :])
+    # Its codes, each linking to the listing filtered on it.
+    assert "CAMEO code 161" in text and "PLOVER SANCTION / expel" in text
+    assert 'href="/events/?cameo=161"' in html and 'href="/events/?plover=SANCTION"' in html
 
 
 def test_event_page_cites_every_source_with_title_publisher_date_locator_note_and_link(client):
