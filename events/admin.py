@@ -12,25 +12,36 @@ What it guarantees, and where:
 - Scale: no widget loads a whole table (autocomplete everywhere, the selected option comes from
   the row already loaded), no column runs a query per row, sorting only by indexed columns, and
   no COUNT(*) over the whole events table on PostgreSQL.
+- Bulk data: curators import a CSV or JSON file after reading its dry-run report
+  (`EventAdmin.import_view`); a save that looks like an existing event warns with links to it;
+  editors merge two events into one (`merge_selected`), whose old slug then redirects.
 """
+
+import codecs
+import secrets
+import tempfile
+import time
+from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import CheckConstraint, Prefetch, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
-from django.urls import NoReverseMatch, reverse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .exchange import run_import
 from .filters import EventFilter, resolve_actor, resolve_country, resolve_source
 from .models import (
     Actor,
@@ -40,6 +51,7 @@ from .models import (
     Country,
     DatePrecision,
     Event,
+    EventAlias,
     EventLink,
     Membership,
     Office,
@@ -575,6 +587,170 @@ def _safe(getter):
     return label
 
 
+# --- Import from a file: upload, dry-run report, confirm --------------------------------------
+
+# Uploads wait here between the report and the confirmation: outside any served directory,
+# readable by this user only, named at random. One pending upload per session.
+IMPORT_DIR = Path(tempfile.gettempdir()) / "diplomacy-admin-imports"
+IMPORT_SESSION_KEY = "events_pending_import"
+# Larger files belong to `manage.py import_events`, which shows progress and needs no request.
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+# An upload never confirmed nor cancelled is removed at the next upload after this long.
+IMPORT_KEPT_SECONDS = 24 * 3600
+IMPORT_FORMATS = {".csv": "csv", ".json": "json"}
+IMPORT_OPTIONS = ["create_actors", "skip_duplicates", "publish"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV with the export's columns, or JSON as the API gives events "
+        "(one object or a list); UTF-8."
+    )
+    create_actors = forms.BooleanField(
+        required=False,
+        label="Create actors",
+        help_text="Create actors the database does not have from their name and kind in the "
+        "file (otherwise an unknown actor is an error).",
+    )
+    skip_duplicates = forms.BooleanField(
+        required=False,
+        label="Skip duplicates",
+        help_text="Leave out new events that look like existing ones (same kind, overlapping "
+        "dates, same initiator and target) instead of only reporting them.",
+    )
+    publish = forms.BooleanField(
+        required=False,
+        label="Publish",
+        help_text="Publish the imported events (each needs a participant and a citation); "
+        "otherwise they are drafts.",
+    )
+
+    def __init__(self, *args, may_publish=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_publish:
+            del self.fields["publish"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if Path(upload.name).suffix.lower() not in IMPORT_FORMATS:
+            raise ValidationError("Upload a .csv or a .json file.")
+        if upload.size > IMPORT_MAX_BYTES:
+            raise ValidationError(
+                "This file is larger than %(limit)d MB: import it with "
+                "`manage.py import_events`, which streams files of any size.",
+                params={"limit": IMPORT_MAX_BYTES // (1024 * 1024)},
+            )
+        return upload
+
+
+def _pending_path(pending):
+    # The stored name is ours, but check it anyway: a session is not a place to trust paths.
+    name = Path(str(pending.get("file", ""))).name
+    return IMPORT_DIR / name if name and name == pending.get("file") else None
+
+
+def discard_pending_import(request):
+    """Forget this session's pending upload and delete its file."""
+    pending = request.session.pop(IMPORT_SESSION_KEY, None)
+    if pending and (file := _pending_path(pending)) is not None:
+        file.unlink(missing_ok=True)
+
+
+def keep_pending_import(request, upload, options):
+    """Save the upload for the confirmation step; returns the session's pending import."""
+    discard_pending_import(request)
+    IMPORT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cutoff = time.time() - IMPORT_KEPT_SECONDS
+    for old in IMPORT_DIR.iterdir():
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    suffix = Path(upload.name).suffix.lower()
+    with tempfile.NamedTemporaryFile(
+        dir=IMPORT_DIR, prefix="import-", suffix=suffix, delete=False
+    ) as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    pending = {
+        "token": secrets.token_urlsafe(16),
+        "file": Path(out.name).name,
+        "name": Path(upload.name).name,
+        "format": IMPORT_FORMATS[suffix],
+        "options": options,
+    }
+    request.session[IMPORT_SESSION_KEY] = pending
+    return pending
+
+
+def is_utf8(file):
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(file, "rb") as handle:
+        try:
+            while chunk := handle.read(1 << 16):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def describe_problem(row, column, message):
+    if row:
+        return f"row {row}, column {column}: {message}"
+    return f"The file {message}." if column == "(file)" else message
+
+
+def import_report(request, pending, *, dry_run):
+    """Run the import of a pending upload (a dry run, or for real) and describe the outcome."""
+    options = dict(pending["options"])
+    options["publish"] = options.get("publish", False) and can_publish(request)
+    file = _pending_path(pending)
+    try:
+        if not is_utf8(file):
+            message = "is not UTF-8 text: save it as UTF-8 (CSV or JSON) and upload it again"
+            problems, counts, duplicates = [(0, "(file)", message)], None, []
+        else:
+            problems, counts, duplicates = run_import(
+                str(file), pending["format"], dry_run=dry_run, user=request.user, **options
+            )
+    except DatabaseError as error:
+        # The database refused a write that validation let through (say, a row added in the
+        # meantime): the transaction rolled back, so nothing was written.
+        message = f"The database refused the import, so nothing was written: {error}"
+        problems, counts, duplicates = [(0, "(database)", message)], None, []
+    if counts is not None and not any(counts.values()):
+        problems = [
+            (
+                0,
+                "(file)",
+                "holds no events (a CSV needs rows under its header; JSON, "
+                "an event object or a list of them)",
+            )
+        ]
+        counts = None
+    existing = dict(
+        Event.objects.filter(slug__in=[slug for _, _, slug in duplicates]).values_list("slug", "pk")
+    )
+    return {
+        "dry_run": dry_run,
+        "name": pending["name"],
+        "options": [ImportForm.base_fields[name].label for name in options if options[name]],
+        "counts": counts,
+        "problems": [describe_problem(*problem) for problem in problems],
+        "duplicates": [
+            {
+                "row": row,
+                "slug": slug,
+                "existing": existing_slug,
+                "url": reverse("admin:events_event_change", args=[existing[existing_slug]])
+                if existing_slug in existing
+                else None,
+            }
+            for row, slug, existing_slug in duplicates
+        ],
+        "skipped_duplicates": options.get("skip_duplicates", False),
+    }
+
+
 # --- Events ----------------------------------------------------------------------------------
 
 
@@ -609,7 +785,7 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     autocomplete_fields = ["location_country"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [ParticipationInline, CitationInline, OutgoingLinkInline]
-    actions = ["publish_selected", "unpublish_selected"]
+    actions = ["publish_selected", "unpublish_selected", "merge_selected"]
     fieldsets = [
         (None, {"fields": [("kind", "mode"), "title", "slug", "summary", "seen_version"]}),
         ("Date", {"fields": [("start_date", "end_date", "date_precision"), "status"]}),
@@ -762,6 +938,158 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     def unpublish_selected(self, request, queryset):
         self._set_review_state(request, queryset, ReviewState.DRAFT, "unpublished")
 
+    # Import ------------------------------------------------------------------------------
+
+    def get_urls(self):
+        import_url = path(
+            "import/",
+            self.admin_site.admin_view(self.import_view),
+            name="events_event_import",
+        )
+        return [import_url, *super().get_urls()]
+
+    def import_view(self, request):
+        """Import events from a CSV or JSON file: upload it with the options, read the dry
+        run's report (what would be created, updated, left unchanged; duplicates; every
+        problem by row and column), then confirm, which checks the file again and imports it."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        may_publish = can_publish(request)
+        pending = request.session.get(IMPORT_SESSION_KEY)
+        report, form = None, None
+        if request.method == "POST" and ("_confirm" in request.POST or "_cancel" in request.POST):
+            if not pending or request.POST.get("token") != pending.get("token"):
+                self.message_user(
+                    request,
+                    "This upload is no longer waiting (it was imported, cancelled or replaced "
+                    "by another upload): upload the file again.",
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(reverse("admin:events_event_import"))
+            if "_cancel" in request.POST:
+                discard_pending_import(request)
+                self.message_user(request, "Import cancelled; nothing was written.")
+                return HttpResponseRedirect(reverse("admin:events_event_import"))
+            # The database may have changed since the dry run: the real run validates again.
+            report = import_report(request, pending, dry_run=False)
+            discard_pending_import(request)
+            if not report["problems"]:
+                counts = report["counts"]
+                summary = (
+                    f"Imported {report['name']}: created {counts['created']}, updated "
+                    f"{counts['updated']}, left {counts['unchanged']} unchanged"
+                    + (f", skipped {counts['skipped']} duplicates" if counts["skipped"] else "")
+                    + "."
+                )
+                self.message_user(request, summary, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:events_event_changelist"))
+        elif request.method == "POST":
+            form = ImportForm(request.POST, request.FILES, may_publish=may_publish)
+            if form.is_valid():
+                options = {name: form.cleaned_data.get(name, False) for name in IMPORT_OPTIONS}
+                pending = keep_pending_import(request, form.cleaned_data["file"], options)
+                report = import_report(request, pending, dry_run=True)
+                if report["problems"]:
+                    discard_pending_import(request)  # nothing to confirm
+                form = ImportForm(may_publish=may_publish, initial=options)
+        if form is None:
+            form = ImportForm(may_publish=may_publish)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import events",
+            "form": form,
+            "report": report,
+            # Only a clean dry run can be confirmed.
+            "token": pending["token"]
+            if report and report["dry_run"] and not report["problems"]
+            else "",
+            "max_megabytes": IMPORT_MAX_BYTES // (1024 * 1024),
+        }
+        return TemplateResponse(request, "admin/events/event/import.html", context)
+
+    # Duplicates and merging ------------------------------------------------------------------
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the inlines: a duplicate is judged by the initiators and targets just saved.
+        duplicates = list(services.duplicates_of(form.instance)[:RELATED_EVENTS_SHOWN])
+        if duplicates:
+            self.message_user(
+                request,
+                format_html(
+                    "This event looks like {} already recorded (same kind, overlapping dates, "
+                    "same initiator and target): {} If it is the same event, an editor can "
+                    "merge the two with “Merge selected events…” on the list.",
+                    "one" if len(duplicates) == 1 else f"{len(duplicates)} events",
+                    event_admin_links(duplicates),
+                ),
+                messages.WARNING,
+            )
+
+    def has_merge_permission(self, request):
+        # A merge changes one event and deletes the other (editors). Django offers an action
+        # to whoever has any one of its permissions, hence one permission for both.
+        return self.has_change_permission(request) and self.has_delete_permission(request)
+
+    @admin.action(description="Merge selected events…", permissions=["merge"])
+    def merge_selected(self, request, queryset):
+        events = list(queryset.order_by("start_date", "id")[:3])
+        if len(events) != 2:
+            self.message_user(
+                request,
+                "Select exactly two events to merge (one is kept, the other merged into it).",
+                messages.WARNING,
+            )
+            return None
+        if request.POST.get("post") == "yes":
+            keep = next((e for e in events if str(e.pk) == request.POST.get("keep")), None)
+            if keep is None:
+                self.message_user(request, "Choose the event to keep.", messages.ERROR)
+            else:
+                merged = events[1] if keep is events[0] else events[0]
+                return self._merge(request, keep, merged)
+        rows = [
+            {
+                "event": event,
+                "dates": event_dates(event),
+                "url": reverse("admin:events_event_change", args=[event.pk]),
+                "participants": event.participations.count(),
+                "citations": event.citations.count(),
+                "links": event.outgoing_links.count() + event.incoming_links.count(),
+            }
+            for event in events
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Merge two events",
+            "rows": rows,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/events/event/merge_confirmation.html", context)
+
+    def _merge(self, request, keep, merged):
+        title, slug = str(merged), merged.slug
+        try:
+            services.merge_events(keep, merged, user=request.user)
+        except ConcurrentEditError as error:
+            self.message_user(request, f"{error} Nothing was merged.", messages.ERROR)
+            return None
+        self.message_user(
+            request,
+            format_html(
+                "Merged “{}” into <a href='{}'>{}</a>: its participants, citations and links "
+                "are now the kept event's, and its address ({}) leads there.",
+                title,
+                reverse("admin:events_event_change", args=[keep.pk]),
+                keep,
+                slug,
+            ),
+            messages.SUCCESS,
+        )
+        return None
+
 
 # --- Actors, sources, countries --------------------------------------------------------------
 
@@ -896,6 +1224,33 @@ class CountryAdmin(admin.ModelAdmin):
     search_fields = ["name", "code", "code3"]
     search_help_text = "Name or ISO code."
     list_per_page = 100
+
+
+@admin.register(EventAlias)
+class EventAliasAdmin(admin.ModelAdmin):
+    """Slugs of events merged into others: each still answers, redirecting to the kept event.
+    Written only by a merge, so read-only here; whoever may view events may view them."""
+
+    list_display = ["slug", "event"]
+    list_select_related = ["event"]
+    search_fields = ["slug", "event__slug", "event__title"]
+    search_help_text = "Part of the old slug, or of the kept event's slug or title."
+    fields = ["slug", "event"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("events.view_event")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- Child rows: reachable from the parent's history page, to look at and revert ---------------

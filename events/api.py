@@ -7,7 +7,7 @@ serializers.py, paging in pagination.py, CSV in api_csv.py, routes in api_urls.p
 
 from django.db import connections
 from django.db.models import Count, F, Prefetch, Q
-from django.http import StreamingHttpResponse
+from django.http import Http404, HttpResponsePermanentRedirect, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
 from drf_spectacular.openapi import AutoSchema
@@ -29,6 +29,7 @@ from .models import (
     Citation,
     Country,
     Event,
+    EventAlias,
     Membership,
     Office,
     Participation,
@@ -222,7 +223,22 @@ class EventViewSet(WriteViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
+        try:
+            response = super().retrieve(request, *args, **kwargs)
+        except Http404:
+            # The slug of an event merged into another one leads to the kept event.
+            kept = (
+                EventAlias.objects.filter(
+                    slug=kwargs.get("slug"), event__in=Event.objects.visible_to(request.user)
+                )
+                .values_list("event__slug", flat=True)
+                .first()
+            )
+            if kept is None:
+                raise
+            # DRF's reverse keeps a `?format=` the request had.
+            url = reverse("api:event-detail", kwargs={"slug": kept}, request=request)
+            return HttpResponsePermanentRedirect(url)
         response["ETag"] = f'"{response.data["version"]}"'
         return response
 

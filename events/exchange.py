@@ -233,11 +233,15 @@ def parse_date(value, column):
 class Importer:
     """Validates and writes a file of events. See the module docstring."""
 
-    def __init__(self, *, publish=False, create_actors=False, skip_duplicates=False, log=None):
+    def __init__(
+        self, *, publish=False, create_actors=False, skip_duplicates=False, log=None, user=None
+    ):
         self.publish = publish
         self.create_actors = create_actors
         self.skip_duplicates = skip_duplicates
         self.log = log or (lambda message: None)
+        # Who imports (the admin's user): named on every history record the import writes.
+        self.user_id = user.pk if user is not None else None
         self.countries = {}
         self.url_validator = URLValidator()
 
@@ -673,6 +677,7 @@ class Importer:
                     history_date=self.now,
                     history_type=kind,
                     history_change_reason="imported",
+                    history_user_id=self.user_id,
                     **{name: getattr(obj, name) for name in tracked},
                 )
                 for obj, kind in items
