@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from events.admin import IMPORT_DIR, IMPORT_SESSION_KEY
+from events import admin as events_admin
+from events.admin import IMPORT_SESSION_KEY
 from events.models import Actor, Event, ReviewState
 from tests.test_admin import make_user, messages_of
 
@@ -33,6 +34,12 @@ CITATIONS = json.dumps(
 @pytest.fixture(autouse=True)
 def reference_data():
     call_command("loaddata", "countries", "actors", "sources", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(tmp_path, monkeypatch):
+    """Uploads wait in the test's own directory, not the shared temporary one."""
+    monkeypatch.setattr(events_admin, "IMPORT_DIR", tmp_path / "uploads")
 
 
 @pytest.fixture
@@ -78,7 +85,8 @@ def confirm(client, response):
 
 
 def pending_files():
-    return list(IMPORT_DIR.glob("import-*")) if IMPORT_DIR.exists() else []
+    directory = events_admin.IMPORT_DIR
+    return list(directory.glob("import-*")) if directory.exists() else []
 
 
 def test_the_example_file_reports_a_dry_run_then_imports_on_confirm(curator_client):
