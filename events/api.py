@@ -21,6 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, routers, serializers, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.reverse import reverse
+from rest_framework.utils.encoders import JSONEncoder
 
 from .api_csv import CSVRenderer, stream_events
 from .filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
@@ -30,8 +31,6 @@ from .models import (
     Country,
     Event,
     EventAlias,
-    Membership,
-    Office,
     Participation,
     ReviewState,
     Source,
@@ -153,6 +152,24 @@ class WriteViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
         serializer.instance = self.refetched(serializer.save())
 
 
+class FastJSONRenderer(JSONRenderer):
+    """JSON by orjson: a page of 500 events renders several times faster than with the
+    standard library. Same output (compact, UTF-8); what orjson does not know (lazy translated
+    messages, decimals) goes through DRF's encoder."""
+
+    _default = JSONEncoder().default
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        import orjson
+
+        if data is None:
+            return b""
+        indent = self.get_indent(accepted_media_type, renderer_context or {})
+        # Non-string keys: errors in a nested list are keyed by the item's index.
+        option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+        return orjson.dumps(data, default=self._default, option=option)
+
+
 # --- Events ------------------------------------------------------------------------------
 
 
@@ -193,17 +210,19 @@ class EventViewSet(WriteViewSet):
     lookup_field = "slug"
     filterset_class = EventFilter
     pagination_class = EventCursorPagination
-    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     csv_export = True
     versioned = True
 
     def get_queryset(self):
-        return Event.objects.visible_to(self.request.user).with_related()
+        events = Event.objects.visible_to(self.request.user).with_related()
+        # Reads skip the derived columns; a write's instance must keep them to save them.
+        return events.for_reading() if self.request.method in ("GET", "HEAD") else events
 
     def get_renderers(self):
         # CSV is an export of the list; a detail or a write answers in JSON.
         if getattr(self, "action", None) != "list":
-            return [JSONRenderer(), BrowsableAPIRenderer()]
+            return [FastJSONRenderer(), BrowsableAPIRenderer()]
         return super().get_renderers()
 
     def refetched(self, event):
@@ -260,14 +279,7 @@ class ActorViewSet(WriteViewSet):
     serializer_class = ActorSerializer
     lookup_field = "slug"
     filterset_class = ActorFilter
-    queryset = (
-        Actor.objects.select_related("country")
-        .prefetch_related(
-            Prefetch("offices", queryset=Office.objects.select_related("country", "organisation")),
-            Prefetch("memberships", queryset=Membership.objects.select_related("country")),
-        )
-        .order_by("name", "id")
-    )
+    queryset = Actor.objects.with_related().order_by("name", "id")
 
 
 class SourceViewSet(WriteViewSet):

@@ -40,6 +40,7 @@ from .models import (
     Source,
     build_search_text,
     period_end,
+    refresh_involvements,
 )
 from .services import find_duplicates
 
@@ -452,6 +453,8 @@ class Importer:
             history += [(r.event, "~") for r in changed]
             self.counts["updated"] += len(changed)
         self._replace_children(new + changed, actors, sources, children)
+        # Bulk writes send no signals: keep the derived country involvements in step here.
+        refresh_involvements([r.event.pk for r in new + changed])
         self._record_history(Event, history)
 
     def _prepare_new(self, record, event, names):

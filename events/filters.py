@@ -21,16 +21,18 @@ from .models import (
     EventLink,
     EventStatus,
     Participation,
-    Role,
     Source,
     SourceKind,
 )
 
-# Public ordering names and the database ordering each stands for; `id` breaks ties so that
-# keyset (cursor) pagination sees a strict order. Each is served by an index on Event.
+# Public ordering names and the database ordering each stands for; the id breaks ties so that
+# keyset (cursor) pagination sees a strict order. Each is served by an index on Event, or, under
+# a country filter, on CountryInvolvement: the date orderings sort on `date_key, id_key`
+# (EventQuerySet.with_order_keys), the event's start date and id, read from whichever table
+# the query walks.
 EVENT_ORDERINGS = {
-    "-date": ("-start_date", "-id"),
-    "date": ("start_date", "id"),
+    "-date": ("-date_key", "-id_key"),
+    "date": ("date_key", "id_key"),
     "title": ("title", "id"),
 }
 DEFAULT_EVENT_ORDERING = "-date"
@@ -207,22 +209,17 @@ class EventFilter(django_filters.FilterSet):
     def filter_date_before(self, queryset, name, value):
         return queryset.filter(start_date__lte=value)
 
+    # The country filters join CountryInvolvement (one row per event and country) on the event
+    # and its start date: with `start_date` equal on both sides, PostgreSQL reads the newest
+    # rows straight off an involvement index, in the list's date order, and stops at a page.
     def filter_country(self, queryset, name, country):
-        involved = Participation.objects.filter(actor__country=country).values("event_id")
-        return queryset.filter(Q(location_country=country) | Q(pk__in=involved))
-
-    def _filter_role(self, queryset, role, country):
-        return queryset.filter(
-            pk__in=Participation.objects.filter(role=role, actor__country=country).values(
-                "event_id"
-            )
-        )
+        return queryset.involving(country)
 
     def filter_initiator(self, queryset, name, country):
-        return self._filter_role(queryset, Role.INITIATOR, country)
+        return queryset.involving(country, as_initiator=True)
 
     def filter_target(self, queryset, name, country):
-        return self._filter_role(queryset, Role.TARGET, country)
+        return queryset.involving(country, as_target=True)
 
     def filter_actor(self, queryset, name, actor):
         return queryset.filter(pk__in=Participation.objects.filter(actor=actor).values("event_id"))
@@ -257,7 +254,7 @@ class EventFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
-        return queryset.order_by(*EVENT_ORDERINGS[self.ordering_key])
+        return queryset.with_order_keys().order_by(*EVENT_ORDERINGS[self.ordering_key])
 
 
 class ActorFilter(django_filters.FilterSet):

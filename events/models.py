@@ -184,6 +184,15 @@ class ActorQuerySet(models.QuerySet):
     def get_by_natural_key(self, slug):
         return self.get(slug=slug)
 
+    def with_related(self):
+        """An actor with its country, offices held and (a group's) member countries."""
+        return self.select_related("country").prefetch_related(
+            models.Prefetch(
+                "offices", queryset=Office.objects.select_related("country", "organisation")
+            ),
+            models.Prefetch("memberships", queryset=Membership.objects.select_related("country")),
+        )
+
 
 class Actor(models.Model):
     kind = models.CharField(max_length=20, choices=ActorKind.choices)
@@ -383,6 +392,10 @@ def truncate_date(day, precision):
     return day
 
 
+# The sort keys of the date orderings, set by EventQuerySet.with_order_keys() or involving().
+ORDER_KEYS = ("date_key", "id_key")
+
+
 class EventQuerySet(models.QuerySet):
     def get_by_natural_key(self, slug):
         return self.get(slug=slug)
@@ -416,33 +429,219 @@ class EventQuerySet(models.QuerySet):
             queryset = queryset.filter(search_text__icontains=word.strip('"'))
         return queryset
 
-    def with_related(self):
-        """Everything an event's full representation shows, in a fixed number of queries."""
+    def involving(self, country, *, as_initiator=False, as_target=False):
+        """Events located in `country` or with a participant from it (in a role, if asked).
+
+        A join on the derived CountryInvolvement rows: one per event and country, so no
+        DISTINCT. The date orderings' keys (`with_order_keys`) become that row's copy of the
+        start date and event id, so that a date-ordered page is read off the involvement index
+        in order and stops after a page, for the first page as for a deep cursor.
+        """
+        flags = {"involvements__as_initiator": True} if as_initiator else {}
+        if as_target:
+            flags["involvements__as_target"] = True
+        queryset = self.filter(involvements__country=country, **flags)
+        if ORDER_KEYS[0] not in self.query.annotations:
+            queryset = queryset.alias(
+                date_key=F("involvements__start_date"), id_key=F("involvements__event_id")
+            )
+        return queryset
+
+    def with_order_keys(self):
+        """`date_key` and `id_key`, what the date orderings sort on (filters.EVENT_ORDERINGS):
+        the event's start date and id, unless `involving()` already set them to the same
+        values read from the joined involvement row."""
+        if ORDER_KEYS[0] in self.query.annotations:
+            return self
+        return self.alias(date_key=F("start_date"), id_key=F("id"))
+
+    def listed(self):
+        """Events as listings show them: the initiator and target countries (`sides_prefetch`)
+        and the published expulsions each is part of, for the who-expelled-whom chart."""
+        return self.prefetch_related(sides_prefetch(), part_of_prefetch())
+
+    def for_event_page(self):
+        """Everything the public event page shows: participants with the offices they held,
+        citations, and links (only to published events)."""
+        published = ReviewState.PUBLISHED
         return self.select_related("location_country").prefetch_related(
             models.Prefetch(
                 "participations",
-                queryset=Participation.objects.select_related("actor__country").order_by(
-                    "position", "id"
-                ),
+                queryset=Participation.objects.select_related("actor__country")
+                .prefetch_related(
+                    models.Prefetch(
+                        "actor__offices",
+                        queryset=Office.objects.select_related("country", "organisation"),
+                    )
+                )
+                .order_by("position", "id"),
+            ),
+            models.Prefetch(
+                "citations",
+                queryset=Citation.objects.select_related("source").order_by("source_id", "id"),
+            ),
+            models.Prefetch(
+                "outgoing_links",
+                queryset=EventLink.objects.filter(to_event__review_state=published)
+                .select_related("to_event")
+                .order_by("kind", "to_event__start_date", "id"),
+            ),
+            models.Prefetch(
+                "incoming_links",
+                queryset=EventLink.objects.filter(from_event__review_state=published)
+                .select_related("from_event")
+                .order_by("kind", "from_event__start_date", "id"),
+            ),
+        )
+
+    def with_related(self):
+        """Everything an event's full representation shows, in four queries for any number of
+        events: the events (with their location country), then their participants, their
+        citations, and their links in both directions (one query, see `_load_links`).
+
+        Of the related rows only the columns shown are read; of a linked event, what names it.
+        """
+        queryset = self.select_related("location_country").prefetch_related(
+            models.Prefetch(
+                "participations",
+                queryset=Participation.objects.select_related("actor__country")
+                .only(*PARTICIPANT_COLUMNS)
+                .order_by("position", "id"),
             ),
             # Citations in the order the curator added them; links by kind and the other
             # event's slug: orders that survive an export and re-import.
             models.Prefetch(
-                "citations", queryset=Citation.objects.select_related("source").order_by("id")
-            ),
-            models.Prefetch(
-                "outgoing_links",
-                queryset=EventLink.objects.select_related("to_event").order_by(
-                    "kind", "to_event__slug"
-                ),
-            ),
-            models.Prefetch(
-                "incoming_links",
-                queryset=EventLink.objects.select_related("from_event").order_by(
-                    "kind", "from_event__slug"
-                ),
+                "citations",
+                queryset=Citation.objects.select_related("source")
+                .only(*CITATION_COLUMNS)
+                .order_by("id"),
             ),
         )
+        queryset._with_links = True
+        return queryset
+
+    def for_reading(self):
+        """Without the derived columns no representation shows (the search text is the
+        largest). For reads only: saving such an instance would not write them."""
+        return self.defer("search_text", "period_end")
+
+    # -- links in both directions, in one query -----------------------------------------------
+
+    _with_links = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._with_links = self._with_links
+        return clone
+
+    def _fetch_all(self):
+        fetched = self._result_cache is not None
+        super()._fetch_all()
+        if self._with_links and not fetched:
+            self._load_links(self._result_cache)
+
+    def _iterator(self, use_chunked_fetch, chunk_size):
+        rows = super()._iterator(use_chunked_fetch, chunk_size)
+        if not self._with_links or chunk_size is None:
+            yield from rows
+            return
+        # `iterator(chunk_size=…)` (the CSV stream): the links of each chunk, once per chunk.
+        chunk = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= chunk_size:
+                self._load_links(chunk)
+                yield from chunk
+                chunk = []
+        self._load_links(chunk)
+        yield from chunk
+
+    def _load_links(self, events):
+        """Fill the `outgoing_links` and `incoming_links` prefetch caches of these events from
+        one query (from_event IN … OR to_event IN …, served by the two link indexes)."""
+        events = [event for event in events if isinstance(event, Event)]
+        if not events:
+            return
+        by_id = {event.pk: event for event in events}
+        ids = list(by_id)
+        links = (
+            EventLink.objects.using(self.db)
+            .filter(Q(from_event_id__in=ids) | Q(to_event_id__in=ids))
+            .select_related("from_event", "to_event")
+            .only(*LINK_COLUMNS)
+            .order_by()
+        )
+        outgoing = {pk: [] for pk in ids}
+        incoming = {pk: [] for pk in ids}
+        for link in links:
+            if link.from_event_id in outgoing:
+                outgoing[link.from_event_id].append(link)
+            if link.to_event_id in incoming:
+                incoming[link.to_event_id].append(link)
+        for pk, event in by_id.items():
+            if not hasattr(event, "_prefetched_objects_cache"):
+                event._prefetched_objects_cache = {}
+            cache = event._prefetched_objects_cache
+            for name, rows, other in (
+                ("outgoing_links", outgoing[pk], "to_event"),
+                ("incoming_links", incoming[pk], "from_event"),
+            ):
+                rows.sort(key=lambda link, other=other: (link.kind, getattr(link, other).slug))
+                cache.pop(name, None)
+                related = getattr(event, name).get_queryset()
+                related._result_cache, related._prefetch_done = rows, True
+                cache[name] = related
+
+
+def sides_prefetch():
+    """Initiators and targets with their countries: what a listing row and the chart show."""
+    return models.Prefetch(
+        "participations",
+        queryset=Participation.objects.filter(role__in=[Role.INITIATOR, Role.TARGET])
+        .select_related("actor__country")
+        .order_by("position", "id"),
+    )
+
+
+def part_of_prefetch():
+    """Which published expulsion each event is part of, for the who-expelled-whom chart."""
+    return models.Prefetch(
+        "outgoing_links",
+        queryset=EventLink.objects.filter(
+            kind=LinkKind.PART_OF, to_event__review_state=ReviewState.PUBLISHED
+        ).select_related("to_event"),
+    )
+
+
+# What `with_related()` reads of each related row: what the representation shows.
+PARTICIPANT_COLUMNS = [
+    "event",
+    "role",
+    "position",
+    "actor",
+    "actor__slug",
+    "actor__name",
+    "actor__kind",
+    "actor__country",
+    "actor__country__code",
+]
+CITATION_COLUMNS = [
+    "event",
+    "source",
+    "locator",
+    "note",
+    "source__url",
+    "source__title",
+    "source__publisher",
+    "source__published_on",
+]
+LINK_COLUMNS = [
+    "kind",
+    *(f"{end}__{name}" for end in ("from_event", "to_event") for name in ("slug", "title")),
+    *(f"{end}__review_state" for end in ("from_event", "to_event")),
+    "from_event",
+    "to_event",
+]
 
 
 class ConcurrentEditError(Exception):
@@ -836,6 +1035,105 @@ class EventLink(ConstraintErrorsOnFields):
     natural_key.dependencies = ["events.event"]
 
 
+class CountryInvolvement(models.Model):
+    """Derived: a country involved in an event (located there, or a participant's country),
+    whether it initiated or was targeted, and the event's start date.
+
+    It serves the country, initiator and target filters in date order: "the newest 50 events
+    initiated by the US" walks one index (country, start_date, event) and stops after 50, where
+    a join through participations and actors would probe millions of events. One row per event
+    and country, so a join needs no DISTINCT. Kept in step by `refresh_involvements()`: on every
+    save of an event, participation or actor's country, and by the bulk paths (import, synthetic
+    generator) which call it for what they wrote.
+    """
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="involvements", db_index=False
+    )
+    country = models.ForeignKey(
+        Country, on_delete=models.CASCADE, related_name="involvements", db_index=False
+    )
+    start_date = models.DateField(help_text="The event's start date (for the date order).")
+    as_initiator = models.BooleanField(default=False)
+    as_target = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            # One row per event and country; also serves refresh_involvements' delete by event.
+            models.UniqueConstraint(
+                fields=["event", "country"], name="countryinvolvement_unique_country"
+            ),
+        ]
+        indexes = [
+            # ?country=: WHERE country_id = … ORDER BY start_date DESC, event_id DESC LIMIT 50.
+            models.Index(
+                fields=["country", "-start_date", "-event"], name="involvement_country_idx"
+            ),
+            # ?initiator=: the same over initiating countries only.
+            models.Index(
+                fields=["country", "-start_date", "-event"],
+                condition=Q(as_initiator=True),
+                name="involvement_initiator_idx",
+            ),
+            # ?target=: the same over targeted countries only.
+            models.Index(
+                fields=["country", "-start_date", "-event"],
+                condition=Q(as_target=True),
+                name="involvement_target_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country_id} in {self.event_id}"
+
+
+# Set-based, for both databases: {p} and {e} are conditions on the participation's and the
+# event's event id ("{col} IN (…)" or "{col} BETWEEN … AND …").
+INVOLVEMENT_SQL = """
+INSERT INTO events_countryinvolvement (event_id, country_id, start_date, as_initiator, as_target)
+SELECT x.event_id, x.country_id, e.start_date, MAX(x.initiator) = 1, MAX(x.target) = 1
+FROM (
+    SELECT p.event_id AS event_id, a.country_id AS country_id,
+        CASE WHEN p.role = 'initiator' THEN 1 ELSE 0 END AS initiator,
+        CASE WHEN p.role = 'target' THEN 1 ELSE 0 END AS target
+    FROM events_participation p JOIN events_actor a ON a.id = p.actor_id
+    WHERE a.country_id IS NOT NULL AND {p}
+    UNION ALL
+    SELECT e.id, e.location_country_id, 0, 0 FROM events_event e
+    WHERE e.location_country_id IS NOT NULL AND {e}
+) x JOIN events_event e ON e.id = x.event_id
+GROUP BY x.event_id, x.country_id, e.start_date
+"""
+
+
+def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
+    """Recompute the CountryInvolvement rows of these events (or of ids in `id_range`)."""
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        if id_range is not None:
+            first, last = id_range
+            condition, params = "{col} BETWEEN %s AND %s", [first, last]
+            batches = [(condition, params)]
+        else:
+            ids = sorted(set(event_ids))
+            batches = [
+                ("{col} IN (" + ", ".join(["%s"] * len(chunk)) + ")", chunk)
+                for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+            ]
+        for condition, params in batches:
+            cursor.execute(
+                "DELETE FROM events_countryinvolvement WHERE " + condition.format(col="event_id"),
+                params,
+            )
+            cursor.execute(
+                INVOLVEMENT_SQL.format(
+                    p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
+                ),
+                params * 2,
+            )
+
+
 class EventAliasManager(models.Manager):
     def get_by_natural_key(self, slug):
         return self.get(slug=slug)
@@ -909,7 +1207,32 @@ def derive_search_text(sender, instance, **kwargs):
 @receiver(post_save, sender=Participation)
 @receiver(post_delete, sender=Participation)
 def participants_changed(sender, instance, **kwargs):
+    if deleting_with_event(kwargs.get("origin")):
+        return  # the event goes too: nothing to keep in step
     refresh_search_text([instance.event_id])
+    refresh_involvements([instance.event_id], using=kwargs.get("using") or "default")
+
+
+def deleting_with_event(origin):
+    """Whether a delete cascades from an event (or a queryset of events) being deleted."""
+    model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
+    return origin is not None and issubclass(model, Event)
+
+
+@receiver(post_save, sender=Event)
+def event_saved(sender, instance, **kwargs):
+    """Keep the derived involvements in step with the location and the start date."""
+    refresh_involvements([instance.pk], using=kwargs.get("using") or "default")
+
+
+@receiver(pre_save, sender=Actor)
+def note_actor_country(sender, instance, raw=False, **kwargs):
+    instance._country_changed = bool(instance.pk) and (
+        type(instance)
+        ._base_manager.filter(pk=instance.pk)
+        .exclude(country_id=instance.country_id)
+        .exists()
+    )
 
 
 @receiver(post_save, sender=Actor)
@@ -920,3 +1243,5 @@ def actor_renamed(sender, instance, created, **kwargs):
         )
         for start in range(0, len(event_ids), 1000):
             refresh_search_text(event_ids[start : start + 1000])
+        if getattr(instance, "_country_changed", False):
+            refresh_involvements(event_ids, using=kwargs.get("using") or "default")

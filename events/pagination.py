@@ -84,8 +84,9 @@ class EventCursorPagination(pagination.BasePagination):
         return Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
 
     def position_of(self, event):
+        # The date orderings' keys are the event's start date (and id) under another name.
         name = self.fields[0].lstrip("-")
-        value = getattr(event, name)
+        value = event.start_date if name == "date_key" else getattr(event, name)
         return [value.isoformat() if isinstance(value, datetime.date) else value, event.pk]
 
     # -- cursor encoding ----------------------------------------------------------------
@@ -116,7 +117,7 @@ class EventCursorPagination(pagination.BasePagination):
             raise serializers.ValidationError(
                 {"cursor": [f"This cursor pages ordering={ordering}, not {self.ordering_key}."]}
             )
-        if EVENT_ORDERINGS[ordering][0].lstrip("-") == "start_date":
+        if EVENT_ORDERINGS[ordering][0].lstrip("-") == "date_key":
             try:
                 value = datetime.date.fromisoformat(value)
             except ValueError:

@@ -7,6 +7,8 @@ Writes name related records by natural keys (actor slug, country code, source id
 event slug) and keep the admin's rules: constraints, publish rules and optimistic locking.
 """
 
+from urllib.parse import quote
+
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -457,7 +459,11 @@ class EventSerializer(serializers.ModelSerializer):
         return self.context["shows_drafts"]
 
     def to_representation(self, event):
-        return event_representation(event, self.context.get("request"), self.shows_drafts())
+        if "event_url" not in self.context:
+            self.context["event_url"] = event_url_maker(self.context.get("request"))
+        return event_representation(
+            event, self.context.get("request"), self.shows_drafts(), self.context["event_url"]
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -664,21 +670,35 @@ class EventSerializer(serializers.ModelSerializer):
 CHILDREN = ("participants", "citations", "links")
 
 
-def event_representation(event, request, shows_drafts):
+def event_url_maker(request):
+    """slug -> the event's API address, resolved once (reverse() per row is slow)."""
+    marker = "--slug--"
+    template = reverse("api:event-detail", args=[marker], request=request)
+    before, after = template.split(marker)
+    # Quoted as reverse() quotes a path argument.
+    return lambda slug: before + quote(slug, safe="/~:@!$&'()*+,;=") + after
+
+
+def event_representation(event, request, shows_drafts, event_url=None):
     """The one shape of an event, from an instance loaded with `with_related()`."""
+    if event_url is None:
+        event_url = event_url_maker(request)
     country = event.location_country
+    published = ReviewState.PUBLISHED
     links = [
         {"direction": "outgoing", "kind": link.kind, "event": other.slug, "title": other.title}
         for link in event.outgoing_links.all()
-        if (other := link.to_event).is_published or shows_drafts
+        for other in (link.to_event,)
+        if shows_drafts or other.review_state == published
     ] + [
         {"direction": "incoming", "kind": link.kind, "event": other.slug, "title": other.title}
         for link in event.incoming_links.all()
-        if (other := link.from_event).is_published or shows_drafts
+        for other in (link.from_event,)
+        if shows_drafts or other.review_state == published
     ]
     return {
         "slug": event.slug,
-        "url": reverse("api:event-detail", args=[event.slug], request=request),
+        "url": event_url(event.slug),
         "kind": event.kind,
         "mode": event.mode,
         "title": event.title,

@@ -11,7 +11,7 @@ import datetime
 import json
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -24,7 +24,6 @@ from .models import (
     Event,
     EventAlias,
     EventKind,
-    EventLink,
     LinkKind,
     Membership,
     Office,
@@ -32,6 +31,7 @@ from .models import (
     ReviewState,
     Role,
     Source,
+    sides_prefetch,
 )
 
 PAGE_SIZE = 50
@@ -58,79 +58,6 @@ INCOMING_PHRASES = {
 LINK_ORDER = [
     phrase for kind in LinkKind for phrase in (OUTGOING_PHRASES[kind], INCOMING_PHRASES[kind])
 ]
-
-# --- Querysets ----------------------------------------------------------------------------
-# These belong on EventQuerySet (see the report of issue 5); they live here until then.
-
-
-def sides_prefetch():
-    """Initiators and targets with their countries: what a listing row and the chart show."""
-    return Prefetch(
-        "participations",
-        queryset=Participation.objects.filter(role__in=[Role.INITIATOR, Role.TARGET])
-        .select_related("actor__country")
-        .order_by("position", "id"),
-    )
-
-
-def part_of_prefetch():
-    """Which published expulsion each event is part of, for the who-expelled-whom chart."""
-    return Prefetch(
-        "outgoing_links",
-        queryset=EventLink.objects.filter(
-            kind=LinkKind.PART_OF, to_event__review_state=ReviewState.PUBLISHED
-        ).select_related("to_event"),
-    )
-
-
-def listed(queryset):
-    """Events as listings show them: the initiator and target countries, wider expulsions."""
-    return queryset.prefetch_related(sides_prefetch(), part_of_prefetch())
-
-
-def event_page_queryset():
-    """Published events with everything the event page shows; links only to published events."""
-    published = ReviewState.PUBLISHED
-    return (
-        Event.objects.published()
-        .select_related("location_country")
-        .prefetch_related(
-            Prefetch(
-                "participations",
-                queryset=Participation.objects.select_related("actor__country")
-                .prefetch_related(
-                    Prefetch(
-                        "actor__offices",
-                        queryset=Office.objects.select_related("country", "organisation"),
-                    )
-                )
-                .order_by("position", "id"),
-            ),
-            Prefetch(
-                "citations",
-                queryset=Citation.objects.select_related("source").order_by("source_id", "id"),
-            ),
-            Prefetch(
-                "outgoing_links",
-                queryset=EventLink.objects.filter(to_event__review_state=published)
-                .select_related("to_event")
-                .order_by("kind", "to_event__start_date", "id"),
-            ),
-            Prefetch(
-                "incoming_links",
-                queryset=EventLink.objects.filter(from_event__review_state=published)
-                .select_related("from_event")
-                .order_by("kind", "from_event__start_date", "id"),
-            ),
-        )
-    )
-
-
-def involving(country):
-    """Published events located in `country` or with a participant from it."""
-    involved = Participation.objects.filter(actor__country=country).values("event_id")
-    return Event.objects.published().filter(Q(location_country=country) | Q(pk__in=involved))
-
 
 # --- Keyset pagination --------------------------------------------------------------------
 
@@ -164,14 +91,14 @@ def decode_cursor(cursor, ordering):
 
 def keyset(queryset, ordering, values, direction):
     """Rows strictly after (or before) `values` in `ordering`, in the order to read them."""
-    field = "title" if ordering == "title" else "start_date"
+    field, tie = ("title", "id") if ordering == "title" else ("date_key", "id_key")
     descending = ordering.startswith("-")
     forward = direction == "next"
     # Going forward in a descending order, or back in an ascending one, means smaller keys.
     op = "lt" if descending == forward else "gt"
     first, pk = values
     queryset = queryset.filter(
-        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"id__{op}": pk})
+        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"{tie}__{op}": pk})
     )
     order = EVENT_ORDERINGS[ordering]
     if not forward:
@@ -290,7 +217,7 @@ def event_list(request):
     filter_params = params.copy()
     filter_params.pop("cursor", None)
     # Always bound (even to no parameters) so that the default ordering applies.
-    filterset = EventFilter(filter_params, queryset=listed(Event.objects.published()))
+    filterset = EventFilter(filter_params, queryset=Event.objects.published().listed())
     # `kind` is a column of the event itself, so its filter needs no DISTINCT; DISTINCT would
     # stop PostgreSQL from reading the first page straight off the ordering's index.
     filterset.filters["kind"].distinct = False
@@ -344,7 +271,7 @@ def event_list(request):
 def event_detail(request, slug):
     """One event: what, when (at its precision), where, who in which role and office, how many
     were expelled, the words quoted, every source cited, and the events linked either way."""
-    event = event_page_queryset().filter(slug=slug).first()
+    event = Event.objects.published().for_event_page().filter(slug=slug).first()
     if event is None:
         # A slug an event had before it was merged into another one still leads there.
         alias = EventAlias.objects.filter(slug=slug, event__review_state=ReviewState.PUBLISHED)
@@ -411,7 +338,7 @@ def country_detail(request, code):
     country = get_object_or_404(Country, code=code.upper())
     blocs = Membership.objects.filter(country=country).select_related("bloc").order_by("bloc__name")
 
-    events = involving(country)
+    events = Event.objects.published().involving(country)
     as_role = {
         role: Exists(
             Participation.objects.filter(event=OuterRef("pk"), role=role, actor__country=country)
@@ -440,7 +367,9 @@ def country_detail(request, code):
         if kind in counts
     ]
     total = sum(row["total"] for row in kinds)
-    latest = list(listed(events).order_by(*EVENT_ORDERINGS["-date"])[:DETAIL_EVENTS])
+    latest = list(
+        events.listed().with_order_keys().order_by(*EVENT_ORDERINGS["-date"])[:DETAIL_EVENTS]
+    )
 
     def in_role(event, role):
         return any(

@@ -23,6 +23,7 @@ from events.models import (
     Actor,
     Citation,
     Country,
+    CountryInvolvement,
     Event,
     EventLink,
     Membership,
@@ -30,6 +31,7 @@ from events.models import (
     Participation,
     Source,
     period_end,
+    refresh_involvements,
 )
 
 PREFIX = "synthetic-"
@@ -255,7 +257,7 @@ class Command(BaseCommand):
 
     # --- PostgreSQL bulk-load tactics ------------------------------------------------------
 
-    TABLES = [Event, Participation, Citation, EventLink, Actor, Source]
+    TABLES = [Event, Participation, Citation, EventLink, Actor, Source, CountryInvolvement]
 
     def prepare_postgres(self, cursor):
         if connection.vendor != "postgresql":
@@ -265,6 +267,8 @@ class Command(BaseCommand):
             # References are valid by construction; skip the per-row foreign-key triggers.
             cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        # The country involvements are derived in one GROUP BY over everything generated.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         tables = [model._meta.db_table for model in self.TABLES]
         # Secondary indexes that back no constraint: dropped now, rebuilt after the load.
         cursor.execute(
@@ -303,6 +307,7 @@ class Command(BaseCommand):
         events = f"SELECT id FROM {Event._meta.db_table} WHERE slug LIKE %s"
         actors = f"SELECT id FROM {Actor._meta.db_table} WHERE slug LIKE %s"
         statements = [
+            ("country involvements", CountryInvolvement, f"event_id IN ({events})", 1),
             ("links", EventLink, f"from_event_id IN ({events}) OR to_event_id IN ({events})", 2),
             ("citations", Citation, f"event_id IN ({events})", 1),
             ("participations", Participation, f"event_id IN ({events})", 1),
@@ -349,6 +354,10 @@ class Generator:
             size = min(self.batch, self.n_events - start)
             self.make_events(event_id + start, size)
             self.stdout.write(f"  {start + size} / {self.n_events} events")
+        # The derived country involvements of what was written, set-based (the rows went in
+        # without model signals).
+        self.stdout.write("  country involvements")
+        refresh_involvements(id_range=(event_id, event_id + self.n_events - 1))
 
     # --- actors, blocs, offices ------------------------------------------------------------
 
