@@ -228,10 +228,13 @@ class EventFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=Citation.objects.filter(source=source).values("event_id"))
 
     def filter_linked_to(self, queryset, name, event):
-        return queryset.filter(
-            Q(pk__in=EventLink.objects.filter(to_event=event).values("from_event_id"))
-            | Q(pk__in=EventLink.objects.filter(from_event=event).values("to_event_id"))
+        # The few linked ids first (one query on the two link indexes): an OR of two IN
+        # subqueries would make PostgreSQL test every event of the date index against both.
+        pairs = EventLink.objects.filter(Q(to_event=event) | Q(from_event=event)).values_list(
+            "from_event_id", "to_event_id"
         )
+        linked = {other for pair in pairs for other in pair if other != event.pk}
+        return queryset.filter(pk__in=sorted(linked))
 
     def filter_text(self, queryset, name, value):
         return queryset.search(value)

@@ -81,7 +81,11 @@ class EventCursorPagination(pagination.BasePagination):
         name, descending = first.lstrip("-"), first.startswith("-")
         tie, tie_descending = second.lstrip("-"), second.startswith("-")
         op, tie_op = ("lt" if descending else "gt"), ("lt" if tie_descending else "gt")
-        return Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
+        # The redundant `a <= va` bounds the index scan: PostgreSQL cannot start an index range
+        # from the OR alone, and would walk every row before the cursor (13 s, 4M rows deep).
+        return Q(**{f"{name}__{op}e": value}) & (
+            Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
+        )
 
     def position_of(self, event):
         # The date orderings' keys are the event's start date (and id) under another name.

@@ -97,8 +97,10 @@ def keyset(queryset, ordering, values, direction):
     # Going forward in a descending order, or back in an ascending one, means smaller keys.
     op = "lt" if descending == forward else "gt"
     first, pk = values
+    # The redundant `field <= first` bounds the index scan (the OR alone cannot).
     queryset = queryset.filter(
-        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"{tie}__{op}": pk})
+        Q(**{f"{field}__{op}e": first}),
+        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"{tie}__{op}": pk}),
     )
     order = EVENT_ORDERINGS[ordering]
     if not forward:
