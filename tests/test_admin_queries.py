@@ -91,3 +91,35 @@ def test_the_actor_and_source_pages_run_a_fixed_number_of_queries(
     # session, user, source, 2 permissions, the events citing it.
     with django_assert_num_queries(6):
         assert curator_client.get(source_url).status_code == 200
+
+
+def test_the_year_drill_down_reads_first_and_last_dates_not_every_event(curator_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for year in (2014, 2016, 2018):
+        make_published_event(start_date=datetime.date(year, 5, 1))
+    with CaptureQueriesContext(connection) as captured:
+        response = curator_client.get("/admin/events/event/")
+    assert not [q for q in captured.captured_queries if "DISTINCT" in q["sql"].upper()]
+    html = response.content.decode()
+    # Every year from the first event to the last, 2015 and 2017 included (empty years).
+    for year in ("2014", "2015", "2016", "2017", "2018"):
+        assert f"?start_date__year={year}" in html
+
+
+def test_a_search_has_no_date_drill_down_and_a_capped_count(curator_client, monkeypatch):
+    from django.db import connection
+
+    from events import admin as events_admin
+
+    for n in range(4):
+        make_published_event(title=f"Treaty talks {n}", start_date=datetime.date(2018, 3, 1 + n))
+    monkeypatch.setattr(events_admin, "CAPPED_COUNT", 2)
+    response = curator_client.get("/admin/events/event/?q=treaty")
+    assert response.context["cl"].date_hierarchy is None
+    html = response.content.decode()
+    if connection.vendor == "postgresql":
+        assert "more than 2 events" in html
+    else:
+        assert "4 events" in html
