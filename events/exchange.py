@@ -283,7 +283,17 @@ class Importer:
                 record.event = None
             if record.event is not None:
                 try:
-                    record.event.full_clean(exclude=["slug"], validate_unique=False)
+                    # Fields and clean() in Python; the country was resolved above, and the
+                    # CHECK constraints are evaluated in Python too (Django would run a query
+                    # per constraint and row): nothing here queries the database.
+                    record.event.full_clean(
+                        exclude=["slug", "location_country"],
+                        validate_unique=False,
+                        validate_constraints=False,
+                    )
+                    problems_in_python = record.event.constraint_problems()
+                    if problems_in_python:
+                        raise ValidationError(problems_in_python)
                 except ValidationError as error:
                     for column, messages in error.message_dict.items():
                         column = "location_country" if column == "location_country" else column

@@ -193,3 +193,26 @@ def test_duplicate_participant_role_is_reported_on_the_role():
     with pytest.raises(ValidationError) as excinfo:
         Participation(event=event, actor=actor, role=Role.HOST).full_clean()
     assert excinfo.value.message_dict["role"] == ["This actor already has this role in this event."]
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"kind": "summit", "end_date": D(2018, 4, 1)}, "end_date", "cannot end before it starts"),
+        ({"kind": "expulsion", "expelled_count": 0}, "expelled_count", "is at least 1"),
+        ({"kind": "meeting", "expelled_count": 3}, "expelled_count", "Only an expulsion"),
+        ({"kind": "expulsion", "mode": "visit"}, "mode", "does not apply to this kind"),
+    ],
+)
+def test_the_python_check_of_the_constraints_agrees_with_the_database(fields, field, message):
+    """Event.constraint_problems() (used by bulk imports) says what the database refuses."""
+    event = Event(title="t", slug="t", start_date=D(2018, 5, 1), **fields)
+    assert message in " ".join(event.constraint_problems()[field])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        event.save()
+    assert (
+        Event(
+            title="ok", slug="ok", kind="expulsion", start_date=D(2018, 5, 1), expelled_count=2
+        ).constraint_problems()
+        == {}
+    )
