@@ -42,19 +42,7 @@ CHUNK_SIZE = 500
 def event_row(event, shows_drafts):
     """One CSV row from an event loaded with `with_related()`."""
     country = event.location_country
-    citations = [
-        {
-            "source_url": c.source.url,
-            "source_title": c.source.title,
-            "source_publisher": c.source.publisher,
-            "source_published_on": (
-                c.source.published_on.isoformat() if c.source.published_on else None
-            ),
-            "locator": c.locator,
-            "note": c.note,
-        }
-        for c in event.citations.all()
-    ]
+    citations = [c.portable_data() for c in event.citations.all()]
     return [
         event.slug,
         event.kind,

@@ -1007,6 +1007,18 @@ class Citation(ConstraintErrorsOnFields):
 
     natural_key.dependencies = ["events.event", "events.source"]
 
+    def portable_data(self):
+        """The citation by its source's address (no database id): the API and CSV shape."""
+        published = self.source.published_on
+        return {
+            "source_url": self.source.url,
+            "source_title": self.source.title,
+            "source_publisher": self.source.publisher,
+            "source_published_on": published.isoformat() if published else None,
+            "locator": self.locator,
+            "note": self.note,
+        }
+
 
 class EventLinkManager(models.Manager):
     def get_by_natural_key(self, from_slug, to_slug, kind):

@@ -727,20 +727,7 @@ def event_representation(event, request, shows_drafts, event_url=None):
             event.expelled_count_qualifier if event.expelled_count is not None else None
         ),
         "quoted_words": event.quoted_words,
-        "citations": [
-            {
-                "source": c.source_id,
-                "source_url": c.source.url,
-                "source_title": c.source.title,
-                "source_publisher": c.source.publisher,
-                "source_published_on": (
-                    c.source.published_on.isoformat() if c.source.published_on else None
-                ),
-                "locator": c.locator,
-                "note": c.note,
-            }
-            for c in event.citations.all()
-        ],
+        "citations": [{"source": c.source_id, **c.portable_data()} for c in event.citations.all()],
         "links": links,
         "review_state": event.review_state,
         "cameo_code": event.cameo_code,
