@@ -64,3 +64,45 @@ def test_fixture_codes():
     assert codes["2018-03-14-uk-expels-23-russian-diplomats"] == "161"
     assert codes["2018-05-abe-putin-summit-in-russia"] == "036"
     assert codes["2018-03-04-salisbury-poisoning-of-sergei-and-yulia-skripal"] == "185"
+
+
+@pytest.fixture
+def fixtures():
+    call_command("load_fixtures", verbosity=0)
+
+
+def test_codes_in_the_api_and_its_filters(client, fixtures):
+    detail = client.get("/api/events/2018-03-19-abe-putin-phone-call/").json()
+    assert (detail["cameo_code"], detail["plover_type"], detail["plover_mode"]) == (
+        "041",
+        "CONSULT",
+        "phone",
+    )
+    calls = client.get("/api/events/?cameo=041").json()["results"]
+    assert {e["slug"] for e in calls} == {
+        "2018-03-19-abe-putin-phone-call",
+        "2018-03-20-may-abe-phone-call",
+    }
+    sanctions = client.get("/api/events/?plover=SANCTION").json()["results"]
+    assert {e["kind"] for e in sanctions} == {"expulsion", "summit", "meeting"}  # 161 and 164
+    assert client.get("/api/events/?cameo=04").json()["results"]  # a root code: its subcodes
+    bad = client.get("/api/events/?cameo=phone")
+    assert bad.status_code == 400 and "cameo" in bad.json()
+
+
+def test_codes_in_the_csv_export_and_the_listing(client, fixtures, tmp_path):
+    import csv
+    import io
+
+    response = client.get("/api/events/?format=csv&kind=expulsion")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {(r["cameo_code"], r["plover_type"], r["plover_mode"]) for r in rows} == {
+        ("161", "SANCTION", "expel")
+    }
+    out = tmp_path / "export.csv"
+    call_command("export_events", cameo="161", output=str(out))
+    exported = list(csv.DictReader(out.open()))
+    assert len(exported) == 3 and {r["cameo_code"] for r in exported} == {"161"}
+    listing = client.get("/events/?cameo=161").content.decode()
+    assert "United Kingdom expels 23 Russian diplomats" in listing
+    assert "Shinzo Abe and Vladimir Putin speak by phone" not in listing
