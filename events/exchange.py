@@ -24,6 +24,7 @@ from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.utils import timezone
 
+from .api_csv import CSV_COLUMNS
 from .codes import codes_for
 from .filters import resolve_country
 from .models import (
@@ -45,38 +46,12 @@ from .models import (
 from .services import find_duplicates
 
 CHUNK = 2000
-EVENT_FIELDS = [
-    "kind",
-    "mode",
-    "title",
-    "summary",
-    "start_date",
-    "end_date",
-    "date_precision",
-    "status",
-    "location_country",
-    "place",
-    "expelled_count",
-    "expelled_count_qualifier",
-    "quoted_words",
-]
+# The event's own columns of the export (kind … quoted_words), which the import reads back.
+EVENT_FIELDS = CSV_COLUMNS[CSV_COLUMNS.index("kind") : CSV_COLUMNS.index("review_state")]
 # What an update compares and writes (attnames).
 COMPARED = [
-    "kind",
-    "mode",
-    "title",
-    "summary",
-    "start_date",
-    "end_date",
-    "date_precision",
-    "status",
-    "location_country_id",
-    "place",
-    "expelled_count",
-    "expelled_count_qualifier",
-    "quoted_words",
-    "review_state",
-]
+    "location_country_id" if name == "location_country" else name for name in EVENT_FIELDS
+] + ["review_state"]
 DERIVED = ["period_end", "cameo_code", "plover_type", "plover_mode", "search_text"]
 
 
