@@ -439,6 +439,11 @@ def main():
     )
     parser.add_argument("--wrk-seconds", type=int, default=15)
     parser.add_argument("--skip", nargs="*", default=[], choices=["io", "wrk", "plans"])
+    parser.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="Measure without the serving processes' collector tuning (diplomacy/serving.py).",
+    )
     args = parser.parse_args()
 
     from events.models import Participation, Source
@@ -457,6 +462,13 @@ def main():
     )
     bench = Bench(args.repeat)
     anon, staff = bench.anonymous, bench.staff
+    if not args.no_gc_tuning:
+        # What each gunicorn worker does after loading the application (diplomacy/wsgi.py), so
+        # that the in-process figures are those of a serving process.
+        from diplomacy.serving import tune_gc
+
+        tune_gc()
+    print(f"Collector tuning: {'off' if args.no_gc_tuning else 'on (diplomacy/serving.py)'}\n")
 
     page1 = bench.measure(
         "API events list, page 1, size 50",
