@@ -20,6 +20,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, permissions, routers, serializers, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -36,6 +37,7 @@ from .models import (
     Source,
 )
 from .pagination import EventCursorPagination, NumberPagination
+from .representation import event_rows, event_url_maker, represent
 from .serializers import (
     SOURCE_EVENTS_SHOWN,
     ActorSerializer,
@@ -215,9 +217,9 @@ class EventViewSet(WriteViewSet):
     versioned = True
 
     def get_queryset(self):
-        events = Event.objects.visible_to(self.request.user).with_related()
-        # Reads skip the derived columns; a write's instance must keep them to save them.
-        return events.for_reading() if self.request.method in ("GET", "HEAD") else events
+        # Reads select the representation's columns (representation.event_rows); a write
+        # works on an instance, and its response reads the stored rows back.
+        return Event.objects.visible_to(self.request.user)
 
     def get_renderers(self):
         # CSV is an export of the list; a detail or a write answers in JSON.
@@ -226,40 +228,43 @@ class EventViewSet(WriteViewSet):
         return super().get_renderers()
 
     def refetched(self, event):
-        # The writer sees what was written, whatever its review state.
-        return Event.objects.with_related().get(pk=event.pk)
+        # The response reads the stored rows back (EventSerializer.to_representation): the
+        # writer sees what was written, whatever its review state.
+        return event
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
+        shows_drafts = can_see_drafts(request.user)
         if request.accepted_renderer.format == "csv":
             response = StreamingHttpResponse(
-                stream_events(queryset, can_see_drafts(request.user)),
-                content_type="text/csv; charset=utf-8",
+                stream_events(queryset, shows_drafts), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = 'attachment; filename="events.csv"'
             return response
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        # 1. the page's event rows (the filtered, keyset-bounded query) 2-4. their
+        # participants, citations and links: four queries at any page size.
+        rows = self.paginate_queryset(event_rows(queryset))
+        events = represent(rows, shows_drafts, event_url_maker(request), queryset.db)
+        return self.get_paginated_response(events)
 
     def retrieve(self, request, *args, **kwargs):
-        try:
-            response = super().retrieve(request, *args, **kwargs)
-        except Http404:
+        queryset = self.get_queryset()
+        rows = list(event_rows(queryset.filter(slug=kwargs["slug"])))
+        if not rows:
             # The slug of an event merged into another one leads to the kept event.
             kept = (
-                EventAlias.objects.filter(
-                    slug=kwargs.get("slug"), event__in=Event.objects.visible_to(request.user)
-                )
+                EventAlias.objects.filter(slug=kwargs["slug"], event__in=queryset)
                 .values_list("event__slug", flat=True)
                 .first()
             )
             if kept is None:
-                raise
+                raise Http404
             # DRF's reverse keeps a `?format=` the request had.
             url = reverse("api:event-detail", kwargs={"slug": kept}, request=request)
             return HttpResponsePermanentRedirect(url)
-        response["ETag"] = f'"{response.data["version"]}"'
-        return response
+        shows_drafts = can_see_drafts(request.user)
+        event = represent(rows, shows_drafts, event_url_maker(request), queryset.db)[0]
+        return Response(event, headers={"ETag": f'"{event["version"]}"'})
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)

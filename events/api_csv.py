@@ -9,6 +9,8 @@ import json
 
 from rest_framework import renderers
 
+from .representation import CHUNK_SIZE, represent_in_chunks
+
 CSV_COLUMNS = [
     "slug",
     "kind",
@@ -35,46 +37,46 @@ CSV_COLUMNS = [
     "plover_mode",
 ]
 
-# Rows fetched (with their prefetches) per database round trip while streaming.
-CHUNK_SIZE = 500
 
-
-def event_row(event, shows_drafts):
-    """One CSV row from an event loaded with `with_related()`."""
-    country = event.location_country
-    citations = [c.portable_data() for c in event.citations.all()]
+def event_row(event):
+    """One CSV row from an event's representation (representation.represent)."""
+    location = event["location"]
+    citations = [
+        {name: value for name, value in citation.items() if name != "source"}
+        for citation in event["citations"]
+    ]
     return [
-        event.slug,
-        event.kind,
-        event.mode,
-        event.title,
-        event.summary,
-        event.start_date.isoformat(),
-        event.end_date.isoformat() if event.end_date else "",
-        event.date_precision,
-        event.status,
-        country.code if country else "",
-        event.place,
-        "" if event.expelled_count is None else event.expelled_count,
-        event.expelled_count_qualifier if event.expelled_count is not None else "",
-        event.quoted_words,
-        event.review_state,
-        ";".join(f"{p.role}:{p.actor.slug}" for p in event.participations.all()),
+        event["slug"],
+        event["kind"],
+        event["mode"],
+        event["title"],
+        event["summary"],
+        event["start_date"],
+        event["end_date"] or "",
+        event["date_precision"],
+        event["status"],
+        location["country"] or "",
+        location["place"],
+        "" if event["expelled_count"] is None else event["expelled_count"],
+        event["expelled_count_qualifier"] or "",
+        event["quoted_words"],
+        event["review_state"],
+        ";".join(f"{p['role']}:{p['actor']}" for p in event["participants"]),
         json.dumps(citations, ensure_ascii=False) if citations else "",
         ";".join(
-            f"{link.kind}:{link.to_event.slug}"
-            for link in event.outgoing_links.all()
-            if link.to_event.is_published or shows_drafts
+            f"{link['kind']}:{link['event']}"
+            for link in event["links"]
+            if link["direction"] == "outgoing"
         ),
         ";".join(
-            f"{link.kind}:{link.from_event.slug}"
-            for link in event.incoming_links.all()
-            if link.from_event.is_published or shows_drafts
+            f"{link['kind']}:{link['event']}"
+            for link in event["links"]
+            if link["direction"] == "incoming"
         ),
-        event.version,
-        event.cameo_code,
-        event.plover_type,
-        event.plover_mode,
+        event["version"],
+        event["cameo_code"],
+        event["plover_type"],
+        event["plover_mode"],
     ]
 
 
@@ -86,21 +88,15 @@ class _Lines:
 
 
 def stream_events(queryset, shows_drafts, chunk_size=CHUNK_SIZE):
-    """The CSV text of `queryset`, a header then one chunk of rows per database fetch.
+    """The CSV text of `queryset`, a header then one piece per chunk of events.
 
-    `iterator(chunk_size=…)` fetches the rows in chunks and runs the prefetches once per
-    chunk, so memory holds one chunk, not the table.
+    The events come in chunks of rows (`represent_in_chunks`: four queries per chunk), so
+    memory holds one chunk, not the table. Links to drafts are left out unless `shows_drafts`.
     """
     writer = csv.writer(_Lines())
     yield writer.writerow(CSV_COLUMNS)
-    lines = []
-    for event in queryset.iterator(chunk_size=chunk_size):
-        lines.append(writer.writerow(event_row(event, shows_drafts)))
-        if len(lines) >= chunk_size:
-            yield "".join(lines)
-            lines = []
-    if lines:
-        yield "".join(lines)
+    for events in represent_in_chunks(queryset, shows_drafts, chunk_size=chunk_size):
+        yield "".join([writer.writerow(event_row(event)) for event in events])
 
 
 class CSVRenderer(renderers.BaseRenderer):

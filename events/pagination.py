@@ -43,6 +43,8 @@ class EventCursorPagination(pagination.BasePagination):
     cursor_query_param = "cursor"
 
     def paginate_queryset(self, queryset, request, view=None):
+        """The page's rows of `queryset`, a `values()` queryset of the event rows (the
+        representation's own columns, which hold the order keys a cursor needs)."""
         self.request = request
         size = read_page_size(request, self.page_size)
         # EventFilter has validated `ordering` already (a bad one is a 400 before we get here).
@@ -87,11 +89,12 @@ class EventCursorPagination(pagination.BasePagination):
             Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
         )
 
-    def position_of(self, event):
+    def position_of(self, row):
+        """The cursor position of an event row (`representation.event_rows`: a dict)."""
         # The date orderings' keys are the event's start date (and id) under another name.
         name = self.fields[0].lstrip("-")
-        value = event.start_date if name == "date_key" else getattr(event, name)
-        return [value.isoformat() if isinstance(value, datetime.date) else value, event.pk]
+        value = row["start_date"] if name == "date_key" else row[name]
+        return [value.isoformat() if isinstance(value, datetime.date) else value, row["id"]]
 
     # -- cursor encoding ----------------------------------------------------------------
 

@@ -1,13 +1,11 @@
 """The API's representations, and the writes that go through them.
 
-An event has one shape in lists and details. It is built by hand (`event_representation`) from
-the relations `Event.objects.with_related()` prefetches, so a page of 500 events costs no
-further query; the declared fields say the same shape to the OpenAPI schema and validate writes.
+An event has one shape in lists, details and write responses, built from rows in
+representation.py (four queries for any number of events); the declared fields of
+`EventSerializer` say the same shape to the OpenAPI schema and validate writes.
 Writes name related records by natural keys (actor slug, country code, source id or address,
 event slug) and keep the admin's rules: constraints, publish rules and optimistic locking.
 """
-
-from urllib.parse import quote
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -37,6 +35,7 @@ from .models import (
     Role,
     Source,
 )
+from .representation import event_url_maker, represent_events
 
 # How many of the events a source evidences its representation lists (newest first).
 SOURCE_EVENTS_SHOWN = 50
@@ -458,12 +457,18 @@ class EventSerializer(serializers.ModelSerializer):
             self.context["shows_drafts"] = can_see_drafts(getattr(request, "user", None))
         return self.context["shows_drafts"]
 
-    def to_representation(self, event):
+    def event_url(self):
         if "event_url" not in self.context:
             self.context["event_url"] = event_url_maker(self.context.get("request"))
-        return event_representation(
-            event, self.context.get("request"), self.shows_drafts(), self.context["event_url"]
+        return self.context["event_url"]
+
+    def to_representation(self, event):
+        # Read back from the database as rows, whatever the instance holds (a write's
+        # response shows what was stored): the one shape, built in representation.py.
+        found = represent_events(
+            Event.objects.filter(pk=event.pk), self.shows_drafts(), self.event_url()
         )
+        return found[0]
 
     # -- writing ------------------------------------------------------------------------
 
@@ -668,70 +673,3 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 CHILDREN = ("participants", "citations", "links")
-
-
-def event_url_maker(request):
-    """slug -> the event's API address, resolved once (reverse() per row is slow)."""
-    marker = "--slug--"
-    template = reverse("api:event-detail", args=[marker], request=request)
-    before, after = template.split(marker)
-    # Quoted as reverse() quotes a path argument.
-    return lambda slug: before + quote(slug, safe="/~:@!$&'()*+,;=") + after
-
-
-def event_representation(event, request, shows_drafts, event_url=None):
-    """The one shape of an event, from an instance loaded with `with_related()`."""
-    if event_url is None:
-        event_url = event_url_maker(request)
-    country = event.location_country
-    published = ReviewState.PUBLISHED
-    links = [
-        {"direction": "outgoing", "kind": link.kind, "event": other.slug, "title": other.title}
-        for link in event.outgoing_links.all()
-        for other in (link.to_event,)
-        if shows_drafts or other.review_state == published
-    ] + [
-        {"direction": "incoming", "kind": link.kind, "event": other.slug, "title": other.title}
-        for link in event.incoming_links.all()
-        for other in (link.from_event,)
-        if shows_drafts or other.review_state == published
-    ]
-    return {
-        "slug": event.slug,
-        "url": event_url(event.slug),
-        "kind": event.kind,
-        "mode": event.mode,
-        "title": event.title,
-        "summary": event.summary,
-        "start_date": event.start_date.isoformat(),
-        "end_date": event.end_date.isoformat() if event.end_date else None,
-        "date_precision": event.date_precision,
-        "status": event.status,
-        "location": {
-            "country": country.code if country else None,
-            "country_name": country.name if country else None,
-            "place": event.place,
-        },
-        "participants": [
-            {
-                "actor": p.actor.slug,
-                "actor_name": p.actor.name,
-                "actor_kind": p.actor.kind,
-                "country": p.actor.country.code if p.actor.country else None,
-                "role": p.role,
-            }
-            for p in event.participations.all()
-        ],
-        "expelled_count": event.expelled_count,
-        "expelled_count_qualifier": (
-            event.expelled_count_qualifier if event.expelled_count is not None else None
-        ),
-        "quoted_words": event.quoted_words,
-        "citations": [{"source": c.source_id, **c.portable_data()} for c in event.citations.all()],
-        "links": links,
-        "review_state": event.review_state,
-        "cameo_code": event.cameo_code,
-        "plover_type": event.plover_type,
-        "plover_mode": event.plover_mode,
-        "version": event.version,
-    }

@@ -3,12 +3,13 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.http import QueryDict
 
 from events.api_csv import stream_events
 from events.filters import EventFilter
 from events.models import Event
-from events.serializers import event_representation
+from events.representation import event_url_maker, represent_in_chunks
 
 # Orderings that depend on the data only (not on database ids), so that an export imported
 # into another database exports again to the same file.
@@ -60,19 +61,27 @@ class Command(BaseCommand):
             for name, messages in filterset.errors.items():
                 self.stderr.write(f"--{name.replace('_', '-')}: {' '.join(messages)}")
             raise CommandError("Invalid filter options; nothing was exported.")
-        events = filterset.qs.with_related().order_by(*EXPORT_ORDERINGS[options["ordering"]])
+        events = filterset.qs.order_by(*EXPORT_ORDERINGS[options["ordering"]])
         target = (
             open(options["output"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             if options["output"]
             else contextlib.nullcontext(sys.stdout)
         )
-        with target as out:
+        # One transaction: the export is a consistent snapshot, and on PostgreSQL the rows
+        # stream from a server-side cursor as they are written (outside a transaction, the
+        # cursor would be WITH HOLD, materialised whole before the first row comes out).
+        with target as out, transaction.atomic(using=events.db):
             if options["format"] == "csv":
                 for chunk in stream_events(events, shows_drafts=True):
                     out.write(chunk)
             else:
                 out.write("[")
-                for number, event in enumerate(events.iterator(chunk_size=500)):
-                    data = event_representation(event, None, shows_drafts=True)
-                    out.write(("," if number else "") + "\n" + json.dumps(data, ensure_ascii=False))
+                event_url = event_url_maker(None)
+                number = 0
+                for chunk in represent_in_chunks(events, shows_drafts=True, event_url=event_url):
+                    for data in chunk:
+                        out.write(
+                            ("," if number else "") + "\n" + json.dumps(data, ensure_ascii=False)
+                        )
+                        number += 1
                 out.write("\n]\n")
