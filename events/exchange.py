@@ -1,14 +1,19 @@
 """Import of events from the API's CSV columns (docs/csv.md) or its JSON representation.
 
-An import runs in two passes over the file, streamed chunk by chunk so memory stays flat:
+An import reads the file once, streamed chunk by chunk so memory stays flat, in one
+transaction. For each chunk of rows it
 
-1. validate every row (fields, constraints, countries, actors, sources, links, publish rules)
-   and collect every problem as `row N, column C: message`; nothing is written when any row
-   is bad;
-2. write, in one transaction, chunk by chunk with bulk queries: create or update each event by
-   its slug, replace its participants, citations and links with the file's, create unknown
-   sources (and, if asked, unknown actors), and record history for what changed. A dry run
-   does the same and rolls back.
+1. validates every row (fields, constraints, countries, actors, sources, publish rules) in
+   Python, with one query per chunk for its actors and one for its sources, and collects every
+   problem as `row N, column C: message`;
+2. writes the chunk, while no row so far had a problem: creates or updates each event by its
+   slug, replaces its participants and citations with the file's, creates unknown sources
+   (and, if asked, unknown actors), and records history for what changed. New events that
+   look like stored ones are found with one query per chunk. On PostgreSQL new events, their
+   children and their history go in with COPY; elsewhere with bulk INSERTs.
+
+Links go in last (they may name events further down the file). When any row had a problem,
+the transaction is rolled back, so nothing is written; a dry run rolls back too.
 
 Rows are numbered as a spreadsheet shows them: in a CSV the header is row 1; in JSON the first
 object is row 1.
@@ -16,12 +21,13 @@ object is row 1.
 
 import csv
 import datetime
+import functools
 import json
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-from django.db import models, transaction
+from django.core.validators import MaxLengthValidator, URLValidator
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .api_csv import CSV_COLUMNS
@@ -43,7 +49,6 @@ from .models import (
     period_end,
     refresh_involvements,
 )
-from .services import find_duplicates
 
 CHUNK = 2000
 # The event's own columns of the export (kind … quoted_words), which the import reads back.
@@ -53,6 +58,73 @@ COMPARED = [
     "location_country_id" if name == "location_country" else name for name in EVENT_FIELDS
 ] + ["review_state"]
 DERIVED = ["period_end", "cameo_code", "plover_type", "plover_mode", "search_text"]
+
+# What COPY writes of new rows (PostgreSQL), by name: columns added later keep their defaults.
+EVENT_COLUMNS = [
+    "id",
+    "slug",
+    "kind",
+    "mode",
+    "title",
+    "summary",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "status",
+    "location_country_id",
+    "place",
+    "expelled_count",
+    "expelled_count_qualifier",
+    "quoted_words",
+    "review_state",
+    "version",
+    *DERIVED,
+]
+CITATION_COLUMNS = ["id", "event_id", "source_id", "locator", "note"]
+
+
+def participation_columns():
+    # The event's start date is copied onto its participations (for the actor filter's order)
+    # where the model has that column; refresh_involvements() keeps it in step otherwise.
+    names = {f.attname for f in Participation._meta.concrete_fields}
+    return ["id", "event_id", "actor_id", "role", "position"] + (
+        ["start_date"] if "start_date" in names else []
+    )
+
+
+COPY_COLUMNS = {
+    Event: lambda: EVENT_COLUMNS,
+    Participation: participation_columns,
+    Citation: lambda: CITATION_COLUMNS,
+}
+
+# services.find_duplicates for a chunk of new events at once, on either database: for each
+# candidate c, the first stored event (by date, id) of its kind whose dates overlap its own and
+# that has every one of its initiators and targets. The walk starts from the participations
+# of one of them (the (actor, role) index). {initiators} and {targets} expand a JSON list of
+# actor ids into rows with a `value` column.
+DUPLICATES_SQL = """
+WITH c (i, actor, role, kind, first_day, last_day, initiators, targets) AS (VALUES {rows})
+SELECT c.i, (
+    SELECT e.slug FROM events_participation p JOIN events_event e ON e.id = p.event_id
+    WHERE p.actor_id = c.actor AND p.role = c.role AND e.kind = c.kind
+        AND e.start_date <= c.last_day AND e.period_end >= c.first_day
+        AND NOT EXISTS (
+            SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
+                SELECT 1 FROM events_participation q WHERE q.event_id = e.id
+                    AND q.role = 'initiator' AND q.actor_id = CAST(a.value AS bigint)
+            )
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM {targets} a WHERE NOT EXISTS (
+                SELECT 1 FROM events_participation q WHERE q.event_id = e.id
+                    AND q.role = 'target' AND q.actor_id = CAST(a.value AS bigint)
+            )
+        )
+    ORDER BY e.start_date, e.id LIMIT 1
+)
+FROM c
+"""
 
 
 class RowError(Exception):
@@ -206,6 +278,71 @@ def parse_date(value, column):
         raise RowError(column, f"{value!r} is not an ISO date (YYYY-MM-DD)") from error
 
 
+# Sets of the choices, computed once (`Choices.values` builds a new list on every use).
+ROLES = frozenset(Role.values)
+ACTOR_KINDS = frozenset(ActorKind.values)
+LINK_KINDS = frozenset(LinkKind.values)
+# Event fields a row's validation skips: the slug is checked on its own, the country by code.
+UNCHECKED = {"slug", "location_country"}
+
+
+class EventRow:
+    """An event's values as plain attributes, without a model instance (building 100,000 of
+    those costs seconds): the model's own rules (`Event.clean`, `Event.constraint_problems`)
+    read only attributes, so they apply to it unchanged."""
+
+    _meta = Event._meta
+    constraint_fields = Event.constraint_fields
+
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+
+@functools.cache
+def field_checks():
+    """(attname, field, allowed values or None, max_length) for each field a row's validation
+    cleans: what `Model.clean_fields` checks, in a form cheap enough for every row."""
+    checks = []
+    for f in Event._meta.fields:
+        if f.name in UNCHECKED or f.generated:
+            continue
+        allowed = frozenset(value for value, _ in f.flatchoices) if f.choices else None
+        extra = [v for v in f.validators if not isinstance(v, MaxLengthValidator)]
+        checks.append((f.attname, f, allowed, f.max_length, extra))
+    return checks
+
+
+@functools.cache
+def event_defaults():
+    return {
+        f.attname: f.get_default()
+        for f in Event._meta.concrete_fields
+        if not f.generated and f.attname != "id"
+    }
+
+
+def fields_look_valid(values):
+    """Whether `Model.clean_fields` would pass these values; False sends the row through the
+    model's full_clean for the exact messages (a conservative test: it never passes a row that
+    full_clean would refuse)."""
+    for attname, f, allowed, max_length, extra in field_checks():
+        value = values.get(attname)
+        if value in f.empty_values:
+            if f.blank:
+                continue
+            return False
+        if allowed is not None and value not in allowed:
+            return False
+        if max_length is not None and (not isinstance(value, str) or len(value) > max_length):
+            return False
+        for validator in extra:
+            try:
+                validator(value)
+            except (ValidationError, TypeError):
+                return False
+    return True
+
+
 class Importer:
     """Validates and writes a file of events. See the module docstring."""
 
@@ -220,30 +357,79 @@ class Importer:
         self.user_id = user.pk if user is not None else None
         self.countries = {}
         self.url_validator = URLValidator()
+        self.copy = connection.vendor == "postgresql"
 
-    # Pass 1 ------------------------------------------------------------------------------
-
-    def validate(self, records):
-        """Every problem of every row, as (row, column, message); and the slugs in the file."""
-        problems, slugs, actors_in_file = [], set(), {}
-        chunk = []
-        for count, record in enumerate(records, start=1):
-            chunk.append(record)
-            if len(chunk) >= CHUNK:
-                problems += self._validate_chunk(chunk, slugs, actors_in_file)
-                chunk = []
-            if count % 10000 == 0:
-                self.log(f"validated {count} rows")
-        problems += self._validate_chunk(chunk, slugs, actors_in_file)
-        self.file_slugs = slugs
+    def run(self, records, dry_run=False):
+        """Validate and write every record in one transaction, chunk by chunk. Returns the
+        problems (row, column, message); on any, nothing is written (and after the first bad
+        chunk nothing more is even tried: the rest is only validated)."""
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+        self.duplicates = []
+        self.pending_links = []
+        self.link_names = []  # (row, column, other slug) of every link in the file
+        self.written_ids = set()
+        self.now = timezone.now()
+        self.slugs, self.actors_in_file = set(), {}
+        self.failed = self.failed_links = False
+        problems = []
+        with transaction.atomic():
+            chunk = []
+            for count, record in enumerate(records, start=1):
+                chunk.append(record)
+                if len(chunk) >= CHUNK:
+                    problems += self._process_chunk(chunk)
+                    chunk = []
+                if count % 10000 == 0:
+                    self.log(f"read {count} rows")
+            problems += self._process_chunk(chunk)
+            problems += self._unknown_link_targets()
+            if not problems:
+                try:
+                    self._write_links()
+                except ImportProblems as error:
+                    problems, self.failed_links = error.problems, True
+            if problems or dry_run:
+                transaction.set_rollback(True)
         return problems
 
-    def _validate_chunk(self, chunk, slugs, actors_in_file):
+    def _process_chunk(self, chunk):
+        if not chunk:
+            return []
+        actors = self._known_actors(chunk)
+        sources = self._known_sources(chunk)
+        problems = self._validate_chunk(chunk, actors, sources)
+        for record in chunk:
+            for column, pairs in (("links", record.links), ("linked_from", record.linked_from)):
+                self.link_names += [(record.row, column, other) for _, other in pairs]
+        if problems:
+            self.failed = True
+        if not self.failed:
+            self._write_chunk(chunk, actors, sources)
+        return problems
+
+    def _known_actors(self, chunk):
+        slugs = {slug for r in chunk for _, slug in r.participants}
+        return {
+            slug: (pk, name)
+            for pk, slug, name in Actor.objects.filter(slug__in=slugs).values_list(
+                "pk", "slug", "name"
+            )
+        }
+
+    def _known_sources(self, chunk):
+        urls = {
+            str(c.get("source_url") or "").strip()
+            for r in chunk
+            for c in r.citations
+            if isinstance(c, dict)
+        }
+        return dict(Source.objects.filter(url__in=urls).values_list("url", "pk"))
+
+    # Validation ---------------------------------------------------------------------------
+
+    def _validate_chunk(self, chunk, known_actors, known_sources):
         problems = []
-        actor_slugs = {slug for r in chunk for _, slug in r.participants}
-        known_actors = set(
-            Actor.objects.filter(slug__in=actor_slugs).values_list("slug", flat=True)
-        )
+        slugs = self.slugs
         for record in chunk:
             errors = list(record.errors)
             if not record.slug:
@@ -252,32 +438,17 @@ class Importer:
                 errors.append(RowError("slug", f"{record.slug!r} appears twice in the file"))
             slugs.add(record.slug)
             try:
-                record.event = self.build_event(record)
+                record.values = self.build_values(record)
             except RowError as error:
                 errors.append(error)
-                record.event = None
-            if record.event is not None:
-                try:
-                    # Fields and clean() in Python; the country was resolved above, and the
-                    # CHECK constraints are evaluated in Python too (Django would run a query
-                    # per constraint and row): nothing here queries the database.
-                    record.event.full_clean(
-                        exclude=["slug", "location_country"],
-                        validate_unique=False,
-                        validate_constraints=False,
-                    )
-                    problems_in_python = record.event.constraint_problems()
-                    if problems_in_python:
-                        raise ValidationError(problems_in_python)
-                except ValidationError as error:
-                    for column, messages in error.message_dict.items():
-                        column = "location_country" if column == "location_country" else column
-                        errors += [RowError(column, message) for message in messages]
-            errors += self.check_participants(record, known_actors, actors_in_file)
-            errors += self.check_citations(record)
+                record.values = None
+            if record.values is not None:
+                errors += self.check_event(record.values)
+            errors += self.check_participants(record, known_actors, self.actors_in_file)
+            errors += self.check_citations(record, known_sources)
             for column, pairs in (("links", record.links), ("linked_from", record.linked_from)):
                 for kind, _ in pairs:
-                    if kind not in LinkKind.values:
+                    if kind not in LINK_KINDS:
                         errors.append(RowError(column, f"unknown link kind {kind!r}"))
             if self.publish and (record.review_state or "published") == "published":
                 if not record.participants:
@@ -287,28 +458,55 @@ class Importer:
             problems += [(record.row, e.column, e.message) for e in errors]
         return problems
 
-    def build_event(self, record):
+    def check_event(self, values):
+        """The event's fields, clean() and CHECK constraints, all in Python (Django would run a
+        query per constraint and row). A row whose fields look wrong goes through the model's
+        full_clean, whose messages are the ones reported."""
+        try:
+            if fields_look_valid(values):
+                row = EventRow(values)
+                Event.clean(row)
+                problems = Event.constraint_problems(row)
+            else:
+                event = Event(**values)
+                event.full_clean(
+                    exclude=UNCHECKED, validate_unique=False, validate_constraints=False
+                )
+                problems = event.constraint_problems()
+            if problems:
+                raise ValidationError(problems)
+        except ValidationError as error:
+            return [
+                RowError(column, message)
+                for column, messages in error.message_dict.items()
+                for message in messages
+            ]
+        return []
+
+    def build_values(self, record):
+        """The event's field values (attnames) from the file's, with the defaults and the
+        derived period end."""
         data = record.fields
-        values = {}
+        values = dict(event_defaults())
+        values["slug"] = record.slug
         for name in ("kind", "title", "summary", "date_precision", "status", "place"):
             if name in data and data[name] is not None:
                 values[name] = str(data[name]).strip() if name != "summary" else str(data[name])
         values["quoted_words"] = str(data.get("quoted_words") or "")
         values["mode"] = str(data.get("mode") or "").strip()
-        values.setdefault("date_precision", "day")
-        values.setdefault("status", "occurred")
         values["start_date"] = parse_date(data.get("start_date"), "start_date")
         if values["start_date"] is None:
             raise RowError("start_date", "required")
         values["end_date"] = parse_date(data.get("end_date"), "end_date")
         code = str(data.get("location_country") or "").strip()
-        values["location_country"] = None
+        values["location_country_id"] = None
         if code:
             if code not in self.countries:
-                self.countries[code] = resolve_country(code)
+                country = resolve_country(code)
+                self.countries[code] = country.pk if country else None
             if self.countries[code] is None:
                 raise RowError("location_country", f"unknown country code {code!r}")
-            values["location_country"] = self.countries[code]
+            values["location_country_id"] = self.countries[code]
         count = data.get("expelled_count")
         if count in (None, ""):
             values["expelled_count"] = None
@@ -320,14 +518,19 @@ class Importer:
         values["expelled_count_qualifier"] = (
             str(data.get("expelled_count_qualifier") or "").strip() or CountQualifier.EXACT
         )
-        event = Event(slug=record.slug, **values)
-        event.period_end = period_end(event.start_date, event.end_date, event.date_precision)
-        return event
+        values["period_end"] = period_end(
+            values["start_date"], values["end_date"], values["date_precision"]
+        )
+        return values
+
+    def build_event(self, record):
+        """The record as an unsaved Event."""
+        return Event(**self.build_values(record))
 
     def check_participants(self, record, known, actors_in_file):
         errors, seen = [], set()
         for role, slug in record.participants:
-            if role not in Role.values:
+            if role not in ROLES:
                 errors.append(RowError("participants", f"unknown role {role!r}"))
             if (role, slug) in seen:
                 errors.append(RowError("participants", f"{slug!r} appears twice as {role}"))
@@ -343,7 +546,7 @@ class Importer:
                         "and kind)",
                     )
                 )
-            elif not given or not given.get("name") or given.get("kind") not in ActorKind.values:
+            elif not given or not given.get("name") or given.get("kind") not in ACTOR_KINDS:
                 errors.append(
                     RowError("participants", f"unknown actor {slug!r} and no name and kind for it")
                 )
@@ -354,15 +557,17 @@ class Importer:
                 actors_in_file[slug] = given
         return errors
 
-    def check_citations(self, record):
+    def check_citations(self, record, known_sources=()):
         errors, seen = [], set()
         for citation in record.citations:
             url = str(citation.get("source_url") or "").strip()
             locator = str(citation.get("locator") or "").strip()
-            try:
-                self.url_validator(url)
-            except ValidationError:
-                errors.append(RowError("citations", f"{url!r} is not a valid source address"))
+            # A source the database holds was validated when it was stored.
+            if url not in known_sources:
+                try:
+                    self.url_validator(url)
+                except ValidationError:
+                    errors.append(RowError("citations", f"{url!r} is not a valid source address"))
             if not locator:
                 errors.append(RowError("citations", f"citation of {url!r} has no locator"))
             if (url, locator) in seen:
@@ -374,155 +579,186 @@ class Importer:
                 errors.append(error)
         return errors
 
-    # Pass 2 ------------------------------------------------------------------------------
+    def _unknown_link_targets(self):
+        """Links naming events that are neither in the file nor in the database."""
+        named = {}
+        for row, column, other in self.link_names:
+            if other not in self.slugs:
+                named.setdefault(other, []).append((row, column))
+        known = set()
+        slugs = list(named)
+        for start in range(0, len(slugs), 5000):
+            part = slugs[start : start + 5000]
+            known |= set(Event.objects.filter(slug__in=part).values_list("slug", flat=True))
+        return [
+            (row, column, f"unknown event {slug!r}")
+            for slug, places in named.items()
+            if slug not in known
+            for row, column in places
+        ]
 
-    def write(self, records, dry_run=False):
-        """Create, update or leave each event; returns the counts and the duplicates found."""
-        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
-        self.duplicates = []
-        self.pending_links = []
-        self.written_ids = set()
-        self.now = timezone.now()
-        with transaction.atomic():
-            chunk = []
-            for count, record in enumerate(records, start=1):
-                chunk.append(record)
-                if len(chunk) >= CHUNK:
-                    self._write_chunk(chunk)
-                    chunk = []
-                if count % 10000 == 0:
-                    self.log(f"wrote {count} rows")
-            self._write_chunk(chunk)
-            self._write_links()
-            if dry_run:
-                transaction.set_rollback(True)
-        return self.counts
+    # Writing ------------------------------------------------------------------------------
 
-    def _write_chunk(self, chunk):
-        if not chunk:
-            return
-        for record in chunk:
-            record.event = self.build_event(record)
-        actors = self._actors(chunk)
-        sources = self._sources(chunk)
+    def _write_chunk(self, chunk, actors, sources):
+        actors = self._actors(chunk, actors)
+        sources = self._sources(chunk, sources)
         existing = {
             event.slug: event for event in Event.objects.filter(slug__in=[r.slug for r in chunk])
         }
         children = self._children([e.pk for e in existing.values()])
         new, changed, history = [], [], []
         for record in chunk:
-            event, stored = record.event, existing.get(record.slug)
-            names = [actors[slug].name for _, slug in record.participants]
+            stored = existing.get(record.slug)
+            names = [actors[slug][1] for _, slug in record.participants]
             if stored is None:
-                self._prepare_new(record, event, names)
-                if self._is_duplicate(record, event, actors):
-                    continue
+                record.values["review_state"] = self._review_state(record, None)
+                self._derive(record.values, names)
                 new.append(record)
+                continue
+            event = Event(**record.values)
+            event.pk, event.version = stored.pk, stored.version
+            event.review_state = self._review_state(record, stored.review_state)
+            self._derive(event.__dict__, names)
+            record.event = event
+            wanted = self._wanted_children(record)
+            if self._differs(stored, event) or wanted != children.get(stored.pk, {}):
+                event.version = stored.version + 1
+                changed.append(record)
             else:
-                event.pk, event.version = stored.pk, stored.version
-                event.review_state = self._review_state(record, stored.review_state)
-                self._derive(event, names)
-                record.event = event
-                wanted = self._wanted_children(record, event, actors, sources)
-                if self._differs(stored, event) or wanted != children.get(stored.pk, {}):
-                    event.version = stored.version + 1
-                    changed.append(record)
-                else:
-                    self.counts["unchanged"] += 1
-        if new:
+                self.counts["unchanged"] += 1
+        new = self._without_duplicates(new, actors)
+        if new and self.copy:
+            self._copy_new(new, actors, sources)
+        elif new:
+            for record in new:
+                record.event = Event(**record.values)
             Event.objects.bulk_create([r.event for r in new])
             history += [(r.event, "+") for r in new]
-            self.counts["created"] += len(new)
+        self.counts["created"] += len(new)
         if changed:
             Event.objects.bulk_update([r.event for r in changed], [*COMPARED, *DERIVED, "version"])
             history += [(r.event, "~") for r in changed]
             self.counts["updated"] += len(changed)
-        self._replace_children(new + changed, actors, sources, children)
+        self._replace_children(changed if self.copy else new + changed, actors, sources)
         # Bulk writes send no signals: keep the derived country involvements in step here.
-        refresh_involvements([r.event.pk for r in new + changed])
+        written = [r.values["id"] for r in new] if self.copy else [r.event.pk for r in new]
+        refresh_involvements(written + [r.event.pk for r in changed])
         self._record_history(Event, history)
-
-    def _prepare_new(self, record, event, names):
-        event.review_state = self._review_state(record, None)
-        self._derive(event, names)
 
     def _review_state(self, record, stored):
         if self.publish:
             return record.review_state or ReviewState.PUBLISHED
         return stored or ReviewState.DRAFT
 
-    def _derive(self, event, names):
-        event.period_end = period_end(event.start_date, event.end_date, event.date_precision)
-        codes = codes_for(event.kind, event.mode, event.status)
-        event.cameo_code, event.plover_type, event.plover_mode = codes
-        event.search_text = build_search_text(event, names)
+    def _derive(self, values, names):
+        """The derived columns that the save signals would set (events/models.py)."""
+        values["period_end"] = period_end(
+            values["start_date"], values["end_date"], values["date_precision"]
+        )
+        codes = codes_for(values["kind"], values["mode"], values["status"])
+        if codes:
+            values["cameo_code"], values["plover_type"], values["plover_mode"] = codes
+        values["search_text"] = build_search_text(EventRow(values), names)
 
     def _differs(self, stored, event):
         return any(getattr(stored, name) != getattr(event, name) for name in COMPARED)
 
-    def _is_duplicate(self, record, event, actors):
-        roles = {Role.INITIATOR: [], Role.TARGET: []}
-        for role, slug in record.participants:
-            if role in roles and actors[slug].pk:
-                roles[role].append(actors[slug].pk)
-        if not roles[Role.INITIATOR] and not roles[Role.TARGET]:
-            return False
-        duplicate = find_duplicates(
-            event.kind,
-            event.start_date,
-            event.end_date,
-            event.date_precision,
-            roles[Role.INITIATOR],
-            roles[Role.TARGET],
-        ).first()
-        if duplicate is None:
-            return False
-        self.duplicates.append((record.row, record.slug, duplicate.slug))
-        if self.skip_duplicates:
-            self.counts["skipped"] += 1
-            return True
-        return False
+    def _without_duplicates(self, records, actors):
+        """Flag (and with --skip-duplicates drop) the new events that look like stored ones,
+        as services.find_duplicates defines them, with one query for the chunk: per event,
+        the first stored event (by date and id) of the same kind, with overlapping dates and
+        every one of its initiators and targets."""
+        candidates = []
+        for index, record in enumerate(records):
+            roles = {Role.INITIATOR: [], Role.TARGET: []}
+            for role, slug in record.participants:
+                if role in roles and actors[slug][0]:
+                    roles[role].append(actors[slug][0])
+            if not roles[Role.INITIATOR] and not roles[Role.TARGET]:
+                continue
+            values = record.values
+            first_role = Role.INITIATOR if roles[Role.INITIATOR] else Role.TARGET
+            candidates.append(
+                (
+                    index,
+                    roles[first_role][0],
+                    str(first_role),
+                    values["kind"],
+                    values["start_date"],
+                    values["period_end"],
+                    json.dumps(sorted(set(roles[Role.INITIATOR]))),
+                    json.dumps(sorted(set(roles[Role.TARGET]))),
+                )
+            )
+        if not candidates:
+            return records
+        found = {}
+        with connection.cursor() as cursor:
+            for start in range(0, len(candidates), 1000):
+                part = candidates[start : start + 1000]
+                rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+                elements = (
+                    "jsonb_array_elements_text(CAST({} AS jsonb))"
+                    if connection.vendor == "postgresql"
+                    else "json_each({})"
+                )
+                sql = DUPLICATES_SQL.format(
+                    rows=rows,
+                    initiators=elements.format("c.initiators"),
+                    targets=elements.format("c.targets"),
+                )
+                cursor.execute(sql, [value for row in part for value in row])
+                found.update((index, slug) for index, slug in cursor.fetchall() if slug)
+        kept = []
+        for index, record in enumerate(records):
+            if index in found:
+                self.duplicates.append((record.row, record.slug, found[index]))
+                if self.skip_duplicates:
+                    self.counts["skipped"] += 1
+                    continue
+            kept.append(record)
+        return kept
 
-    def _actors(self, chunk):
-        slugs = {slug for r in chunk for _, slug in r.participants}
-        actors = {a.slug: a for a in Actor.objects.filter(slug__in=slugs)}
-        missing = []
+    def _actors(self, chunk, known):
+        """slug -> (id, name) of every participant of the chunk, creating unknown actors."""
+        actors = dict(known)
+        missing = {}
         for record in chunk:
             for _, slug in record.participants:
-                if slug not in actors:
+                if slug not in actors and slug not in missing:
                     given = record.actors[slug]
                     country = given.get("country")
-                    actors[slug] = Actor(
+                    missing[slug] = Actor(
                         slug=slug,
                         name=given["name"],
                         kind=given["kind"],
                         country=resolve_country(str(country)) if country else None,
                     )
-                    missing.append(actors[slug])
         if missing:
-            Actor.objects.bulk_create(missing)
-            self._record_history(Actor, [(actor, "+") for actor in missing])
+            Actor.objects.bulk_create(list(missing.values()))
+            self._record_history(Actor, [(actor, "+") for actor in missing.values()])
+            actors.update((slug, (actor.pk, actor.name)) for slug, actor in missing.items())
         return actors
 
-    def _sources(self, chunk):
-        urls = {str(c.get("source_url")).strip() for r in chunk for c in r.citations}
-        sources = {s.url: s for s in Source.objects.filter(url__in=urls)}
-        missing = []
+    def _sources(self, chunk, known):
+        """url -> id of every source the chunk cites, creating unknown sources."""
+        sources = dict(known)
+        missing = {}
         for record in chunk:
             for citation in record.citations:
                 url = str(citation.get("source_url")).strip()
-                if url not in sources:
-                    sources[url] = Source(
+                if url not in sources and url not in missing:
+                    missing[url] = Source(
                         url=url,
                         title=citation.get("source_title") or url,
                         publisher=citation.get("source_publisher") or "",
                         kind=citation.get("source_kind") or "news",
                         published_on=parse_date(citation.get("source_published_on"), "citations"),
                     )
-                    missing.append(sources[url])
         if missing:
-            Source.objects.bulk_create(missing)
-            self._record_history(Source, [(source, "+") for source in missing])
+            Source.objects.bulk_create(list(missing.values()))
+            self._record_history(Source, [(source, "+") for source in missing.values()])
+            sources.update((url, source.pk) for url, source in missing.items())
         return sources
 
     def _children(self, event_ids):
@@ -531,6 +767,8 @@ class Importer:
             pk: {"participants": set(), "citations": {}, "links": set(), "linked_from": set()}
             for pk in event_ids
         }
+        if not event_ids:
+            return children
         for pk, kind, other in EventLink.objects.filter(from_event_id__in=event_ids).values_list(
             "from_event_id", "kind", "to_event__slug"
         ):
@@ -549,20 +787,108 @@ class Importer:
             children[pk]["citations"][(url, locator)] = note
         return children
 
-    def _wanted_children(self, record, event, actors, sources):
+    @staticmethod
+    def _wanted_citations(record):
+        """{(source url, locator): note} as the file gives them, in its order."""
+        return {
+            (str(c.get("source_url")).strip(), str(c.get("locator")).strip()): str(
+                c.get("note") or ""
+            )
+            for c in record.citations
+        }
+
+    def _wanted_children(self, record):
         return {
             "participants": set(record.participants),
-            "citations": {
-                (str(c.get("source_url")).strip(), str(c.get("locator")).strip()): str(
-                    c.get("note") or ""
-                )
-                for c in record.citations
-            },
+            "citations": self._wanted_citations(record),
             "links": set(record.links),
             "linked_from": set(record.linked_from),
         }
 
-    def _replace_children(self, records, actors, sources, children):
+    def _copy_new(self, records, actors, sources):
+        """PostgreSQL: the new events, their participants and citations, and the history of
+        each, written with COPY (ids drawn from the tables' sequences first, so that children
+        and history name them)."""
+        participations, citations = [], []
+        event_ids = self._next_ids(Event, len(records))
+        for record, event_id in zip(records, event_ids, strict=True):
+            values = record.values
+            values["id"] = event_id
+            start = values["start_date"]
+            for position, (role, slug) in enumerate(record.participants):
+                participations.append(
+                    {
+                        "event_id": event_id,
+                        "actor_id": actors[slug][0],
+                        "role": role,
+                        "position": position,
+                        "start_date": start,
+                    }
+                )
+            for (url, locator), note in self._wanted_citations(record).items():
+                citations.append(
+                    {
+                        "event_id": event_id,
+                        "source_id": sources[url],
+                        "locator": locator,
+                        "note": note,
+                    }
+                )
+            for kind, other in record.links:
+                self.pending_links.append((record.row, "links", event_id, other, kind, True))
+            for kind, other in record.linked_from:
+                self.pending_links.append((record.row, "linked_from", event_id, other, kind, False))
+        for model, rows in (
+            (Participation, participations),
+            (Citation, citations),
+        ):
+            for row, pk in zip(rows, self._next_ids(model, len(rows)), strict=True):
+                row["id"] = pk
+        self.written_ids.update(event_ids)
+        with connection.cursor() as cursor:
+            for model, rows in (
+                (Event, [r.values for r in records]),
+                (Participation, participations),
+                (Citation, citations),
+            ):
+                self._copy(cursor, model._meta.db_table, COPY_COLUMNS[model](), rows)
+                history = model.history.model
+                columns = [f.attname for f in history.tracked_fields]
+                stamp = {
+                    "history_date": self.now,
+                    "history_type": "+",
+                    "history_change_reason": "imported",
+                    "history_user_id": self.user_id,
+                }
+                self._copy(
+                    cursor,
+                    history._meta.db_table,
+                    [*columns, *stamp],
+                    rows,
+                    constant=tuple(stamp.values()),
+                )
+
+    @staticmethod
+    def _next_ids(model, count):
+        if not count:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [model._meta.db_table, count],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+
+    @staticmethod
+    def _copy(cursor, table, columns, rows, constant=()):
+        """COPY `rows` (dicts by attname) into `table`'s named columns, then `constant`."""
+        named = columns[: len(columns) - len(constant)]
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*(row.get(c) for c in named), *constant))
+
+    def _replace_children(self, records, actors, sources):
         if not records:
             return
         ids = [r.event.pk for r in records]
@@ -580,7 +906,7 @@ class Importer:
             have = by_event_p.get(event.pk, {})
             want = {}
             for position, (role, slug) in enumerate(record.participants):
-                want[(role, actors[slug].pk)] = position
+                want[(role, actors[slug][0])] = position
             for key, participation in have.items():
                 if key not in want:
                     drop_p.append(participation)
@@ -590,7 +916,7 @@ class Importer:
                         Participation(event=event, actor_id=actor_id, role=role, position=position)
                     )
             have_c = by_event_c.get(event.pk, {})
-            want_c = self._wanted_children(record, event, actors, sources)["citations"]
+            want_c = self._wanted_citations(record)
             for key, citation in have_c.items():
                 if key not in want_c:
                     drop_c.append(citation)
@@ -600,7 +926,7 @@ class Importer:
             for (url, locator), note in want_c.items():
                 if (url, locator) not in have_c:
                     add_c.append(
-                        Citation(event=event, source=sources[url], locator=locator, note=note)
+                        Citation(event=event, source_id=sources[url], locator=locator, note=note)
                     )
             for kind, other in record.links:
                 self.pending_links.append((record.row, "links", event.pk, other, kind, True))
@@ -680,39 +1006,12 @@ class ImportProblems(Exception):
         super().__init__(f"{len(problems)} problems")
 
 
-def check_link_targets(path, fmt, file_slugs):
-    """Problems with links naming events that are neither in the file nor in the database."""
-    named = {}
-    for record in read_records(path, fmt):
-        for column, pairs in (("links", record.links), ("linked_from", record.linked_from)):
-            for _, other in pairs:
-                if other not in file_slugs:
-                    named.setdefault(other, []).append((record.row, column))
-    if not named:
-        return []
-    known = set()
-    slugs = list(named)
-    for start in range(0, len(slugs), 5000):
-        known |= set(
-            Event.objects.filter(slug__in=slugs[start : start + 5000]).values_list(
-                "slug", flat=True
-            )
-        )
-    return [
-        (row, column, f"unknown event {slug!r}")
-        for slug, places in named.items()
-        if slug not in known
-        for row, column in places
-    ]
-
-
 def run_import(path, fmt=None, *, dry_run=False, log=None, **options):
-    """Validate then write `path`. Returns (problems, counts, duplicates)."""
+    """Validate and write `path`. Returns (problems, counts, duplicates)."""
     fmt = detect_format(path, fmt)
     importer = Importer(log=log, **options)
     try:
-        problems = importer.validate(read_records(path, fmt))
-        problems += check_link_targets(path, fmt, importer.file_slugs)
+        problems = importer.run(read_records(path, fmt), dry_run=dry_run)
     except RowError as error:
         return [(1, error.column, error.message)], None, []
     except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as error:
@@ -722,9 +1021,7 @@ def run_import(path, fmt=None, *, dry_run=False, log=None, **options):
             return [(0, "(file)", f"is not valid JSON: {error}")], None, []
         raise
     if problems:
-        return sorted(problems), None, []
-    try:
-        counts = importer.write(read_records(path, fmt), dry_run=dry_run)
-    except ImportProblems as error:
-        return sorted(error.problems), None, importer.duplicates
-    return [], counts, importer.duplicates
+        # Problems of the rows: nothing was written, and no duplicate is worth reporting;
+        # a link to an event the file skipped as a duplicate: the duplicates say why.
+        return sorted(problems), None, importer.duplicates if importer.failed_links else []
+    return [], importer.counts, importer.duplicates
