@@ -20,7 +20,6 @@ from .models import (
     EventKind,
     EventLink,
     EventStatus,
-    Participation,
     Source,
     SourceKind,
 )
@@ -209,20 +208,27 @@ class EventFilter(django_filters.FilterSet):
     def filter_date_before(self, queryset, name, value):
         return queryset.filter(start_date__lte=value)
 
-    # The country filters join CountryInvolvement (one row per event and country) on the event
-    # and its start date: with `start_date` equal on both sides, PostgreSQL reads the newest
-    # rows straight off an involvement index, in the list's date order, and stops at a page.
+    # The country filters join CountryInvolvement (one row per event and country), whose copy
+    # of the event's start date (and kind) the date orderings sort on: PostgreSQL reads the
+    # newest rows straight off an involvement index, in the list's date order, and stops at a
+    # page. The kind and date_before filters, applied to the events already, are repeated on
+    # the involvement row so that its (country, kind, start_date) index can bound the walk.
     def filter_country(self, queryset, name, country):
-        return queryset.involving(country)
+        return queryset.involving(country, **self.involvement_bounds())
 
     def filter_initiator(self, queryset, name, country):
-        return queryset.involving(country, as_initiator=True)
+        return queryset.involving(country, as_initiator=True, **self.involvement_bounds())
 
     def filter_target(self, queryset, name, country):
-        return queryset.involving(country, as_target=True)
+        return queryset.involving(country, as_target=True, **self.involvement_bounds())
+
+    def involvement_bounds(self):
+        # Unbound (the admin's text filters call these methods): no other parameter applies.
+        data = getattr(self.form, "cleaned_data", None) or {}
+        return {"kinds": data.get("kind") or None, "started_by": data.get("date_before")}
 
     def filter_actor(self, queryset, name, actor):
-        return queryset.filter(pk__in=Participation.objects.filter(actor=actor).values("event_id"))
+        return queryset.with_actor(actor)
 
     def filter_source(self, queryset, name, source):
         return queryset.filter(pk__in=Citation.objects.filter(source=source).values("event_id"))

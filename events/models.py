@@ -9,9 +9,10 @@ import datetime
 import functools
 import operator
 
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -392,6 +393,20 @@ def truncate_date(day, precision):
     return day
 
 
+class EnglishDocument(models.Func):
+    """`to_tsvector('english', text)` on PostgreSQL, the expression of the stored search
+    document; NULL elsewhere (SQLite has no tsvector: search() matches the text there)."""
+
+    output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"to_tsvector('english'::regconfig, COALESCE({sql}, ''))", params
+
+
 # The sort keys of the date orderings, set by EventQuerySet.with_order_keys() or involving().
 ORDER_KEYS = ("date_key", "id_key")
 
@@ -412,25 +427,32 @@ class EventQuerySet(models.QuerySet):
     def search(self, text):
         """Events whose title, summary, quoted words or participants' names match `text`.
 
-        PostgreSQL: full-text search (websearch syntax, English stemming) served by a GIN
-        index. Elsewhere: every word must appear, case-insensitively.
+        PostgreSQL: full-text search (websearch syntax, English stemming) on the stored
+        `search_document`, served by a GIN index. Elsewhere: every word must appear,
+        case-insensitively.
         """
         text = (text or "").strip()
         if not text:
             return self
         if connection_vendor(self.db) == "postgresql":
-            from django.contrib.postgres.search import SearchQuery, SearchVector
+            from django.contrib.postgres.search import SearchQuery
 
-            return self.alias(document=SearchVector("search_text", config="english")).filter(
-                document=SearchQuery(text, search_type="websearch", config="english")
+            # The stored document: a recheck reads it instead of parsing the text again.
+            return self.filter(
+                search_document=SearchQuery(text, search_type="websearch", config="english")
             )
         queryset = self
         for word in text.split():
             queryset = queryset.filter(search_text__icontains=word.strip('"'))
         return queryset
 
-    def involving(self, country, *, as_initiator=False, as_target=False):
+    def involving(
+        self, country, *, as_initiator=False, as_target=False, kinds=None, started_by=None
+    ):
         """Events located in `country` or with a participant from it (in a role, if asked).
+
+        `kinds` and `started_by` repeat a kind filter and a `start_date <=` bound that the
+        caller applies to the events anyway, so that the involvement index can use them.
 
         A join on the derived CountryInvolvement rows: one per event and country, so no
         DISTINCT. The date orderings' keys (`with_order_keys`) become that row's copy of the
@@ -440,10 +462,42 @@ class EventQuerySet(models.QuerySet):
         flags = {"involvements__as_initiator": True} if as_initiator else {}
         if as_target:
             flags["involvements__as_target"] = True
+        if kinds:
+            # The event's kind, repeated on the involvement row: the (country, kind,
+            # start_date) indexes then read only that kind's rows, in date order.
+            flags["involvements__kind__in"] = list(kinds)
+        if started_by is not None:
+            # The event's start_date bound, on the row's copy: the index walk starts there.
+            flags["involvements__start_date__lte"] = started_by
         queryset = self.filter(involvements__country=country, **flags)
         if ORDER_KEYS[0] not in self.query.annotations:
             queryset = queryset.alias(
                 date_key=F("involvements__start_date"), id_key=F("involvements__event_id")
+            )
+        return queryset
+
+    def with_actor(self, actor):
+        """Events `actor` takes part in, in any role.
+
+        A join on the actor's participations, whose copy of the event's start date makes the
+        date orderings' keys (as `involving()` does for countries): the newest page is read
+        off (actor, start_date, event) in order and stops after a page. An actor in two roles
+        of one event has two participations; only its first (lowest id) is joined, so that
+        each event comes once without a DISTINCT (which would sort every match).
+        """
+        # In the same filter() call as the join, so that the subquery's reference to the
+        # joined row reuses that join.
+        later_role = Participation.objects.filter(
+            event_id=OuterRef("pk"), actor=actor, pk__lt=OuterRef("acting__pk")
+        )
+        queryset = self.alias(
+            acting=models.FilteredRelation(
+                "participations", condition=Q(participations__actor=actor)
+            )
+        ).filter(Q(acting__isnull=False) & ~Exists(later_role))
+        if ORDER_KEYS[0] not in self.query.annotations:
+            queryset = queryset.alias(
+                date_key=F("acting__start_date"), id_key=F("acting__event_id")
             )
         return queryset
 
@@ -523,7 +577,7 @@ class EventQuerySet(models.QuerySet):
     def for_reading(self):
         """Without the derived columns no representation shows (the search text is the
         largest). For reads only: saving such an instance would not write them."""
-        return self.defer("search_text", "period_end")
+        return self.defer("search_text", "search_document", "period_end")
 
     # -- links in both directions, in one query -----------------------------------------------
 
@@ -738,6 +792,13 @@ class Event(ConstraintErrorsOnFields):
         default="",
         help_text="Derived: title, summary, quoted words and participants' names, for text search.",
     )
+    search_document = models.GeneratedField(
+        expression=EnglishDocument("search_text"),
+        output_field=SearchVectorField(null=True),
+        db_persist=True,
+        help_text="Derived by the database from the search text: its English tsvector on "
+        "PostgreSQL (NULL on SQLite), so that a search reads it instead of parsing every text.",
+    )
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Raised on every save; guards against lost updates."
     )
@@ -748,7 +809,14 @@ class Event(ConstraintErrorsOnFields):
 
     objects = EventQuerySet.as_manager()
     history = HistoricalRecords(
-        excluded_fields=["period_end", "search_text", "cameo_code", "plover_type", "plover_mode"]
+        excluded_fields=[
+            "period_end",
+            "search_text",
+            "search_document",
+            "cameo_code",
+            "plover_type",
+            "plover_mode",
+        ]
     )
 
     constraint_fields = {
@@ -820,8 +888,9 @@ class Event(ConstraintErrorsOnFields):
             models.Index(
                 fields=["review_state", "-start_date", "-id"], name="event_review_date_idx"
             ),
-            # Text search on PostgreSQL uses a GIN index on to_tsvector('english', search_text),
-            # created by migration 0003 on PostgreSQL only (SQLite has no GIN).
+            # Text search on PostgreSQL: WHERE search_document @@ query, served by the GIN
+            # index event_search_document_idx, created by migration 0008 on PostgreSQL only
+            # (SQLite has no GIN).
         ]
 
     def __str__(self):
@@ -928,9 +997,16 @@ class Participation(ConstraintErrorsOnFields):
     actor = models.ForeignKey(Actor, on_delete=models.PROTECT, related_name="participations")
     role = models.CharField(max_length=20, choices=Role.choices)
     position = models.PositiveSmallIntegerField(default=0, help_text="Display order.")
+    start_date = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Derived: the event's start date, for the actor filter's date order. Kept in "
+        "step by refresh_involvements() (empty until it runs after a bulk write).",
+    )
 
     objects = ParticipationManager()
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["start_date"])
 
     constraint_fields = {
         "participation_unique_actor_role": "role",
@@ -948,8 +1024,12 @@ class Participation(ConstraintErrorsOnFields):
             ),
         ]
         indexes = [
-            # "Events an actor takes part in" and the actor/initiator/target filters.
+            # "Events an actor takes part in" in a role (duplicates, the actor's admin page).
             models.Index(fields=["actor", "role"], name="participation_actor_role_idx"),
+            # ?actor=: WHERE actor_id = … ORDER BY start_date DESC, event_id DESC LIMIT 50.
+            models.Index(
+                fields=["actor", "-start_date", "-event"], name="participation_actor_date_idx"
+            ),
         ]
 
     def __str__(self):
@@ -1088,6 +1168,11 @@ class CountryInvolvement(models.Model):
     country = models.ForeignKey(
         Country, on_delete=models.CASCADE, related_name="involvements", db_index=False
     )
+    kind = models.CharField(
+        max_length=20,
+        choices=EventKind.choices,
+        help_text="The event's kind (for the kind filter with a country).",
+    )
     start_date = models.DateField(help_text="The event's start date (for the date order).")
     as_initiator = models.BooleanField(default=False)
     as_target = models.BooleanField(default=False)
@@ -1116,6 +1201,22 @@ class CountryInvolvement(models.Model):
                 condition=Q(as_target=True),
                 name="involvement_target_idx",
             ),
+            # ?kind=…&country=: WHERE country_id = … AND kind = … ORDER BY start_date DESC,
+            # event_id DESC LIMIT 50; and the same for initiator and target.
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                name="involvement_country_kind_idx",
+            ),
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                condition=Q(as_initiator=True),
+                name="involvement_initiator_kind_idx",
+            ),
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                condition=Q(as_target=True),
+                name="involvement_target_kind_idx",
+            ),
         ]
 
     def __str__(self):
@@ -1125,8 +1226,9 @@ class CountryInvolvement(models.Model):
 # Set-based, for both databases: {p} and {e} are conditions on the participation's and the
 # event's event id ("{col} IN (…)" or "{col} BETWEEN … AND …").
 INVOLVEMENT_SQL = """
-INSERT INTO events_countryinvolvement (event_id, country_id, start_date, as_initiator, as_target)
-SELECT x.event_id, x.country_id, e.start_date, MAX(x.initiator) = 1, MAX(x.target) = 1
+INSERT INTO events_countryinvolvement
+    (event_id, country_id, kind, start_date, as_initiator, as_target)
+SELECT x.event_id, x.country_id, e.kind, e.start_date, MAX(x.initiator) = 1, MAX(x.target) = 1
 FROM (
     SELECT p.event_id AS event_id, a.country_id AS country_id,
         CASE WHEN p.role = 'initiator' THEN 1 ELSE 0 END AS initiator,
@@ -1137,12 +1239,22 @@ FROM (
     SELECT e.id, e.location_country_id, 0, 0 FROM events_event e
     WHERE e.location_country_id IS NOT NULL AND {e}
 ) x JOIN events_event e ON e.id = x.event_id
-GROUP BY x.event_id, x.country_id, e.start_date
+GROUP BY x.event_id, x.country_id, e.kind, e.start_date
+"""
+
+# The participations' copy of their event's start date, written only where it differs (a bulk
+# write leaves it empty; an event's new date changes it). {p} as in INVOLVEMENT_SQL.
+PARTICIPATION_DATES_SQL = """
+UPDATE events_participation AS p SET start_date = e.start_date
+FROM events_event e
+WHERE e.id = p.event_id AND {p} AND (p.start_date IS NULL OR p.start_date <> e.start_date)
 """
 
 
 def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
-    """Recompute the CountryInvolvement rows of these events (or of ids in `id_range`)."""
+    """Recompute what is derived from these events' participants, location, kind and start
+    date (or those of ids in `id_range`): their CountryInvolvement rows and their
+    participations' copy of the start date."""
     from django.db import connections
 
     with connections[using].cursor() as cursor:
@@ -1166,6 +1278,9 @@ def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
                     p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
                 ),
                 params * 2,
+            )
+            cursor.execute(
+                PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params
             )
 
 

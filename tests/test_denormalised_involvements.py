@@ -39,11 +39,16 @@ def expected():
 
 
 def stored():
-    dates = dict(Event.objects.values_list("pk", "start_date"))
+    events = {
+        pk: (day, kind) for pk, day, kind in Event.objects.values_list("pk", "start_date", "kind")
+    }
     rows = {}
     for row in CountryInvolvement.objects.all():
-        assert row.start_date == dates[row.event_id]  # the copy of the sort key is current
+        # The copies of the sort key and of the kind are current.
+        assert (row.start_date, row.kind) == events[row.event_id]
         rows[(row.event_id, row.country_id)] = (row.as_initiator, row.as_target)
+    for event_id, day in Participation.objects.values_list("event_id", "start_date"):
+        assert day == events[event_id][0]  # each participation's copy of the start date
     return rows
 
 
@@ -78,6 +83,58 @@ def test_participants_location_and_dates_are_kept_in_step(world):
     assert stored() == expected() and slugs("target=RU") == [] and slugs("country=RU") == []
     Participation.objects.create(event=event, actor=russia, role=Role.INITIATOR, position=3)
     assert stored() == expected() and slugs("initiator=RU") == ["expulsion"]
+
+
+def test_a_new_kind_moves_the_event_between_kind_filters(world):
+    event = make_published_event(initiator=world.uk, target=world.russia, slug="talks")
+    assert slugs("kind=meeting&initiator=GB") == ["talks"]
+    assert slugs("kind=expulsion&country=GB") == []
+    event.kind = "expulsion"
+    event.save()
+    assert stored() == expected()
+    assert slugs("kind=expulsion&initiator=GB") == ["talks"]
+    assert slugs("kind=expulsion,summit&target=RU") == ["talks"]
+    assert slugs("kind=meeting&country=GB") == []
+
+
+def test_the_actor_filter_follows_new_dates_and_lists_an_event_once(world):
+    uk, russia = world.uk, world.russia
+    old = make_published_event(initiator=uk, target=russia, slug="old")
+    new = make_published_event(
+        initiator=uk, target=russia, slug="new", start_date=datetime.date(2019, 1, 1)
+    )
+    # The UK in a second role of the same event: still one row for that event.
+    Participation.objects.create(event=new, actor=uk, role=Role.HOST, position=2)
+    assert stored() == expected()
+    assert slugs("actor=uk") == ["new", "old"]
+    assert slugs("actor=uk&ordering=date") == ["old", "new"]
+    old.start_date = datetime.date(2020, 6, 1)
+    old.save()
+    assert stored() == expected()
+    assert slugs("actor=uk") == ["old", "new"]
+    assert slugs("actor=uk&initiator=GB&kind=meeting") == ["old", "new"]
+    Participation.objects.filter(event=new, actor=uk, role=Role.INITIATOR).delete()
+    assert slugs("actor=uk") == ["old", "new"] and slugs("initiator=GB") == ["old"]
+
+
+def test_the_date_order_and_cursor_under_an_actor_filter(world):
+    uk, russia = world.uk, world.russia
+    made = []
+    for i in range(7):
+        event = make_published_event(
+            initiator=uk, target=russia, start_date=datetime.date(2018, 1, 1 + i % 3)
+        )
+        if i % 2:
+            Participation.objects.create(event=event, actor=russia, role=Role.SPEAKER)
+        made.append(event)
+    newest_first = sorted(made, key=lambda e: (e.start_date, e.pk), reverse=True)
+    for query in ("actor=russia&page_size=2", "actor=russia&country=RU&page_size=3"):
+        seen, url = [], f"/api/events/?{query}"
+        while url:
+            page = APIClient().get(url).json()
+            seen += [event["slug"] for event in page["results"]]
+            url = page["next"]
+        assert seen == [event.slug for event in newest_first]
 
 
 def test_an_actors_new_country_moves_its_events(world):
@@ -130,6 +187,7 @@ def test_the_import_writes_involvements(world, tmp_path):
     problems, counts, _ = run_import(path, publish=True)
     assert not problems and counts["created"] == 1
     assert stored() == expected()
+    assert slugs("actor=uk") == ["imported"] and slugs("kind=meeting&target=RU") == ["imported"]
     assert slugs("initiator=GB") == ["imported"] and slugs("country=JP") == ["imported"]
 
 
@@ -146,6 +204,13 @@ def test_the_generator_writes_and_removes_involvements():
     )
     assert CountryInvolvement.objects.exists()
     assert stored() == expected()
+    refresh_involvements(Event.objects.values_list("pk", flat=True))
+    assert stored() == expected()
+    # A bulk write that leaves the copies empty or stale: one refresh puts them right.
+    Participation.objects.update(start_date=None)
+    Event.objects.filter(pk__in=Event.objects.order_by("pk")[:20].values("pk")).update(
+        start_date=datetime.date(1999, 1, 1), kind="expulsion", mode=""
+    )
     refresh_involvements(Event.objects.values_list("pk", flat=True))
     assert stored() == expected()
     call_command("generate_synthetic", remove=True, stdout=io.StringIO())

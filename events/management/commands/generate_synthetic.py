@@ -487,7 +487,8 @@ class Generator:
                 if (actor_id, role) in seen:
                     continue
                 seen.add((actor_id, role))
-                participations.append((event_id, actor_id, role, position))
+                # With the event's start date: refresh_involvements then rewrites no row.
+                participations.append((event_id, actor_id, role, position, start))
             a = names[chosen[0]]
             b = names[chosen[1]] if k >= 2 else rng.choice(CITIES)
             topic = rng.choice(TOPICS)
@@ -569,7 +570,9 @@ class Generator:
             events,
         )
         self.writer.write(
-            Participation, ["event_id", "actor_id", "role", "position"], participations
+            Participation,
+            ["event_id", "actor_id", "role", "position", "start_date"],
+            participations,
         )
         self.writer.write(Citation, ["event_id", "source_id", "locator", "note"], citations)
         self.writer.write(EventLink, ["from_event_id", "to_event_id", "kind"], links)
