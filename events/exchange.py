@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import connection, models, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from .api_csv import CSV_COLUMNS
@@ -101,14 +102,31 @@ COPY_COLUMNS = {
 # services.find_duplicates for a chunk of new events at once, on either database: for each
 # candidate c, the first stored event (by date, id) of its kind whose dates overlap its own and
 # that has every one of its initiators and targets. The walk starts from the participations
-# of one of them (the (actor, role) index). {initiators} and {targets} expand a JSON list of
-# actor ids into rows with a `value` column.
+# of one of them, by the participations' copy of the start date (the actor's index by date),
+# from `low` (the first day less the longest span of a stored event: no event starting earlier
+# can overlap) to the last day; then each event by id: on PostgreSQL `WALK` fixes
+# that order (with the statistics of a table that the import is filling, the planner would
+# rather walk every event of the kind by date, which grows with the table). {initiators} and
+# {targets} expand a JSON list of actor ids into rows with a `value` column.
+WALK = {
+    "postgresql": """(
+        SELECT p.event_id, p.actor_id, p.role FROM events_participation p
+        WHERE p.actor_id = c.actor AND p.role = c.role
+            AND (p.start_date BETWEEN c.low AND c.last_day OR p.start_date IS NULL) OFFSET 0
+    ) p CROSS JOIN LATERAL (
+        SELECT e.id, e.slug, e.kind, e.start_date, e.period_end FROM events_event e
+        WHERE e.id = p.event_id OFFSET 0
+    ) e""",
+    "sqlite": "events_participation p JOIN events_event e ON e.id = p.event_id",
+}
 DUPLICATES_SQL = """
-WITH c (i, actor, role, kind, first_day, last_day, initiators, targets) AS (VALUES {rows})
+WITH c (i, actor, role, kind, low, first_day, last_day, initiators, targets) AS (
+    VALUES {rows}
+)
 SELECT c.i, (
-    SELECT e.slug FROM events_participation p JOIN events_event e ON e.id = p.event_id
+    SELECT e.slug FROM {walk}
     WHERE p.actor_id = c.actor AND p.role = c.role AND e.kind = c.kind
-        AND e.start_date <= c.last_day AND e.period_end >= c.first_day
+        AND e.start_date BETWEEN c.low AND c.last_day AND e.period_end >= c.first_day
         AND NOT EXISTS (
             SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
                 SELECT 1 FROM events_participation q WHERE q.event_id = e.id
@@ -328,10 +346,11 @@ def fields_look_valid(values):
     for attname, f, allowed, max_length, extra in field_checks():
         value = values.get(attname)
         if value in f.empty_values:
-            if f.blank:
+            # Empty is fine where blank; a non-editable field skips Field.validate().
+            if f.blank or not f.editable:
                 continue
             return False
-        if allowed is not None and value not in allowed:
+        if f.editable and allowed is not None and value not in allowed:
             return False
         if max_length is not None and (not isinstance(value, str) or len(value) > max_length):
             return False
@@ -371,8 +390,13 @@ class Importer:
         self.now = timezone.now()
         self.slugs, self.actors_in_file = set(), {}
         self.failed = self.failed_links = False
+        self.span, self.written_span = None, datetime.timedelta(0)
         problems = []
         with transaction.atomic():
+            if self.copy:
+                with connection.cursor() as cursor:
+                    # Many short queries: compiling them (JIT) would cost more than it saves.
+                    cursor.execute("SET LOCAL jit = off")
             chunk = []
             for count, record in enumerate(records, start=1):
                 chunk.append(record)
@@ -627,6 +651,10 @@ class Importer:
             else:
                 self.counts["unchanged"] += 1
         new = self._without_duplicates(new, actors)
+        for record in new + changed:
+            span = record.values["period_end"] - record.values["start_date"]
+            self.written_span = max(self.written_span, span)
+            self.span = None if self.span is None else max(self.span, span)
         if new and self.copy:
             self._copy_new(new, actors, sources)
         elif new:
@@ -684,6 +712,7 @@ class Importer:
                     roles[first_role][0],
                     str(first_role),
                     values["kind"],
+                    values["start_date"] - self._longest_span(),
                     values["start_date"],
                     values["period_end"],
                     json.dumps(sorted(set(roles[Role.INITIATOR]))),
@@ -696,7 +725,7 @@ class Importer:
         with connection.cursor() as cursor:
             for start in range(0, len(candidates), 1000):
                 part = candidates[start : start + 1000]
-                rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+                rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
                 elements = (
                     "jsonb_array_elements_text(CAST({} AS jsonb))"
                     if connection.vendor == "postgresql"
@@ -706,6 +735,7 @@ class Importer:
                     rows=rows,
                     initiators=elements.format("c.initiators"),
                     targets=elements.format("c.targets"),
+                    walk=WALK.get(connection.vendor, WALK["sqlite"]),
                 )
                 cursor.execute(sql, [value for row in part for value in row])
                 found.update((index, slug) for index, slug in cursor.fetchall() if slug)
@@ -718,6 +748,16 @@ class Importer:
                     continue
             kept.append(record)
         return kept
+
+    def _longest_span(self):
+        """The longest time a stored event covers (period_end - start_date): read once, then
+        kept up to date with what the import writes."""
+        if self.span is None:
+            longest = Event.objects.annotate(span=F("period_end") - F("start_date")).aggregate(
+                longest=Max("span")
+            )["longest"]
+            self.span = max(longest or datetime.timedelta(0), self.written_span)
+        return self.span
 
     def _actors(self, chunk, known):
         """slug -> (id, name) of every participant of the chunk, creating unknown actors."""
