@@ -36,11 +36,11 @@ def build(n):
     return events, source
 
 
-# Events list or detail, anonymous (no session, no user query):
-#   1. the events of the page, with their location country (select_related)
-#   2. their participations with actor and actor's country
-#   3. their citations with source
-#   4. their links in both directions with the events at both ends (one query)
+# Events list or detail, anonymous (no session, no user query), as rows (representation.py):
+#   1. the events of the page, with their location country joined
+#   2. their participants with the actor and the actor's country joined
+#   3. their citations with the source joined
+#   4. their links in both directions with the other event joined (one query)
 # The list never counts the table (cursor paging).
 EVENT_QUERIES = 4
 

@@ -208,3 +208,16 @@ def test_a_write_answers_with_the_stored_event_in_the_same_shape(admin_user):
     assert response.status_code == 200, response.content
     assert response.json() == body | {"title": "Renamed", "version": body["version"] + 1}
     assert response["ETag"] == f'"{body["version"] + 1}"'
+
+
+def test_the_browsable_api_renders_the_list_and_a_detail(admin_user):
+    cache.clear()
+    event = linked_to_a_draft()
+    staff = APIClient()
+    staff.force_authenticate(admin_user)
+    for client in (APIClient(), staff):
+        listed = client.get("/api/events/?format=api&page_size=2")
+        detail = client.get(f"/api/events/{event.slug}/?format=api")
+        assert listed.status_code == detail.status_code == 200
+        assert listed["Content-Type"].startswith("text/html")
+        assert event.slug in detail.content.decode()
