@@ -58,8 +58,13 @@ def refill_involvements(apps, schema_editor):
         if postgres
         else "DELETE FROM events_countryinvolvement"
     )
+    if postgres:
+        # The foreign keys are checked as the rows go in, not deferred to the commit: the
+        # indexes added next cannot be built while checks are pending.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     schema_editor.execute(REFILL_INVOLVEMENTS)
     if postgres:
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
         schema_editor.execute("ANALYZE events_countryinvolvement")
 
 
