@@ -104,10 +104,10 @@ COPY_COLUMNS = {
 # that has every one of its initiators and targets. The walk starts from the participations
 # of one of them, by the participations' copy of the start date (the actor's index by date),
 # from `low` (the first day less the longest span of a stored event: no event starting earlier
-# can overlap) to the last day; then each event by id: on PostgreSQL `WALK` fixes
+# can overlap) to the last day; for each, its other actors (the unique index on event, actor
+# and role); then the event by id, only for those that have them all. On PostgreSQL `WALK` fixes
 # that order (with the statistics of a table that the import is filling, the planner would
-# rather walk every event of the kind by date, which grows with the table). {initiators} and
-# {targets} expand a JSON list of actor ids into rows with a `value` column.
+# rather walk every event of the kind by date, which grows with the table).
 WALK = {
     "postgresql": """(
         SELECT p.event_id, p.actor_id, p.role FROM events_participation p
@@ -119,9 +119,9 @@ WALK = {
     ) e""",
     "sqlite": "events_participation p JOIN events_event e ON e.id = p.event_id",
 }
-DUPLICATES_SQL = """
+DUPLICATES_SQL_TEMPLATE = """
 WITH c (i, actor, role, kind, low, first_day, last_day, initiators, targets) AS (
-    VALUES {rows}
+    {candidates}
 )
 SELECT c.i, (
     SELECT e.slug FROM {walk}
@@ -129,13 +129,13 @@ SELECT c.i, (
         AND e.start_date BETWEEN c.low AND c.last_day AND e.period_end >= c.first_day
         AND NOT EXISTS (
             SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
-                SELECT 1 FROM events_participation q WHERE q.event_id = e.id
+                SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
                     AND q.role = 'initiator' AND q.actor_id = CAST(a.value AS bigint)
             )
         )
         AND NOT EXISTS (
             SELECT 1 FROM {targets} a WHERE NOT EXISTS (
-                SELECT 1 FROM events_participation q WHERE q.event_id = e.id
+                SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
                     AND q.role = 'target' AND q.actor_id = CAST(a.value AS bigint)
             )
         )
@@ -143,6 +143,30 @@ SELECT c.i, (
 )
 FROM c
 """
+# The candidates come as one JSON parameter (a list of objects), whose lists of actor ids
+# {initiators} and {targets} expand into rows with a `value` column.
+DUPLICATES_SQL = {
+    "postgresql": DUPLICATES_SQL_TEMPLATE.format(
+        candidates="SELECT * FROM jsonb_to_recordset(CAST(%s AS jsonb)) AS x(i int, actor "
+        "bigint, role text, kind text, low date, first_day date, last_day date, "
+        "initiators jsonb, targets jsonb)",
+        walk=WALK["postgresql"],
+        initiators="jsonb_array_elements_text(c.initiators)",
+        targets="jsonb_array_elements_text(c.targets)",
+    ),
+    "sqlite": DUPLICATES_SQL_TEMPLATE.format(
+        candidates="SELECT "
+        + ", ".join(
+            f"json_extract(value, '$.{name}')"
+            for name in ("i", "actor", "role", "kind", "low", "first_day", "last_day")
+            + ("initiators", "targets")
+        )
+        + " FROM json_each(%s)",
+        walk=WALK["sqlite"],
+        initiators="json_each(c.initiators)",
+        targets="json_each(c.targets)",
+    ),
+}
 
 
 class RowError(Exception):
@@ -663,6 +687,8 @@ class Importer:
             Event.objects.bulk_create([r.event for r in new])
             history += [(r.event, "+") for r in new]
         self.counts["created"] += len(new)
+        # Only these can have stored links (a new event gets its links in _write_links).
+        self.written_ids.update(r.event.pk for r in changed)
         if changed:
             Event.objects.bulk_update([r.event for r in changed], [*COMPARED, *DERIVED, "version"])
             history += [(r.event, "~") for r in changed]
@@ -670,7 +696,12 @@ class Importer:
         self._replace_children(changed if self.copy else new + changed, actors, sources)
         # Bulk writes send no signals: keep the derived country involvements in step here.
         written = [r.values["id"] for r in new] if self.copy else [r.event.pk for r in new]
-        refresh_involvements(written + [r.event.pk for r in changed])
+        written += [r.event.pk for r in changed]
+        if written and max(written) - min(written) + 1 == len(written):
+            # Ids drawn in one go from the sequence: a range is a shorter query than a list.
+            refresh_involvements(id_range=(min(written), max(written)))
+        else:
+            refresh_involvements(written)
         self._record_history(Event, history)
 
     def _review_state(self, record, stored):
@@ -707,38 +738,24 @@ class Importer:
             values = record.values
             first_role = Role.INITIATOR if roles[Role.INITIATOR] else Role.TARGET
             candidates.append(
-                (
-                    index,
-                    roles[first_role][0],
-                    str(first_role),
-                    values["kind"],
-                    values["start_date"] - self._longest_span(),
-                    values["start_date"],
-                    values["period_end"],
-                    json.dumps(sorted(set(roles[Role.INITIATOR]))),
-                    json.dumps(sorted(set(roles[Role.TARGET]))),
-                )
+                {
+                    "i": index,
+                    "actor": roles[first_role][0],
+                    "role": str(first_role),
+                    "kind": values["kind"],
+                    "low": (values["start_date"] - self._longest_span()).isoformat(),
+                    "first_day": values["start_date"].isoformat(),
+                    "last_day": values["period_end"].isoformat(),
+                    "initiators": sorted(set(roles[Role.INITIATOR])),
+                    "targets": sorted(set(roles[Role.TARGET])),
+                }
             )
         if not candidates:
             return records
-        found = {}
+        vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
         with connection.cursor() as cursor:
-            for start in range(0, len(candidates), 1000):
-                part = candidates[start : start + 1000]
-                rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
-                elements = (
-                    "jsonb_array_elements_text(CAST({} AS jsonb))"
-                    if connection.vendor == "postgresql"
-                    else "json_each({})"
-                )
-                sql = DUPLICATES_SQL.format(
-                    rows=rows,
-                    initiators=elements.format("c.initiators"),
-                    targets=elements.format("c.targets"),
-                    walk=WALK.get(connection.vendor, WALK["sqlite"]),
-                )
-                cursor.execute(sql, [value for row in part for value in row])
-                found.update((index, slug) for index, slug in cursor.fetchall() if slug)
+            cursor.execute(DUPLICATES_SQL[vendor], [json.dumps(candidates)])
+            found = {index: slug for index, slug in cursor.fetchall() if slug}
         kept = []
         for index, record in enumerate(records):
             if index in found:
@@ -884,7 +901,6 @@ class Importer:
         ):
             for row, pk in zip(rows, self._next_ids(model, len(rows)), strict=True):
                 row["id"] = pk
-        self.written_ids.update(event_ids)
         with connection.cursor() as cursor:
             for model, rows in (
                 (Event, [r.values for r in records]),
@@ -932,7 +948,6 @@ class Importer:
         if not records:
             return
         ids = [r.event.pk for r in records]
-        self.written_ids.update(ids)
         stored_participations = list(Participation.objects.filter(event_id__in=ids))
         stored_citations = list(Citation.objects.filter(event_id__in=ids).select_related("source"))
         by_event_p, by_event_c = {}, {}

@@ -1,0 +1,254 @@
+"""The import's bulk write path (COPY on PostgreSQL, bulk INSERTs elsewhere): derived columns,
+children, history and involvements of what it creates; nothing left behind by a bad row in a
+later chunk; duplicates found per chunk exactly as services.find_duplicates finds them."""
+
+import csv
+import datetime
+import json
+
+import pytest
+from django.core.management import call_command
+
+from events import exchange
+from events.exchange import run_import
+from events.models import (
+    Citation,
+    CountryInvolvement,
+    Event,
+    Participation,
+    Role,
+    Source,
+    refresh_involvements,
+)
+from events.services import find_duplicates
+from tests.factories import make_actor, make_published_event
+
+pytestmark = pytest.mark.django_db
+D = datetime.date
+COLUMNS = [
+    "slug",
+    "kind",
+    "title",
+    "summary",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "location_country",
+    "quoted_words",
+    "participants",
+    "citations",
+]
+
+
+def citations(*urls):
+    return json.dumps(
+        [{"source_url": url, "source_title": "A report", "locator": "p. 1"} for url in urls]
+    )
+
+
+def write(tmp_path, rows):
+    path = tmp_path / "events.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return str(path)
+
+
+def row(slug, **fields):
+    return {
+        "slug": slug,
+        "kind": "expulsion",
+        "title": f"Title of {slug}",
+        "start_date": "2018-03-14",
+        "date_precision": "day",
+        "participants": "initiator:russia;target:united-kingdom",
+        "citations": citations("https://example.org/bulk-report"),
+        **fields,
+    }
+
+
+@pytest.fixture
+def reference_data():
+    call_command("loaddata", "countries", "actors", "sources", verbosity=0)
+
+
+def test_created_events_have_derived_columns_children_history_and_involvements(
+    tmp_path, reference_data
+):
+    path = write(
+        tmp_path,
+        [
+            row(
+                "a-month-of-talks",
+                kind="meeting",
+                start_date="2018-03-01",
+                date_precision="month",
+                location_country="GB",
+                summary="Talks about fisheries",
+                participants="host:united-kingdom;guest:russia",
+            ),
+            row("an-expulsion", quoted_words="Unacceptable."),
+        ],
+    )
+    problems, counts, _ = run_import(path, publish=True)
+    assert (problems, counts["created"]) == ([], 2)
+
+    talks = Event.objects.get(slug="a-month-of-talks")
+    assert (talks.period_end, talks.review_state, talks.version) == (D(2018, 3, 31), "published", 1)
+    assert (talks.cameo_code, talks.plover_type) != ("", "")
+    assert talks.search_text.splitlines() == [
+        "Title of a-month-of-talks",
+        "Talks about fisheries",
+        *Participation.objects.filter(event=talks)
+        .order_by("position")
+        .values_list("actor__name", flat=True),
+    ]
+    assert list(
+        talks.participations.order_by("position").values_list(
+            "role", "actor__slug", "position", "start_date"
+        )
+    ) == [
+        ("host", "united-kingdom", 0, D(2018, 3, 1)),
+        ("guest", "russia", 1, D(2018, 3, 1)),
+    ]
+    assert list(talks.citations.values_list("source__url", "locator", "note")) == [
+        ("https://example.org/bulk-report", "p. 1", "")
+    ]
+    assert Source.objects.filter(url="https://example.org/bulk-report").count() == 1
+
+    # History: one '+' record for every row the import created, as the admin would show it.
+    for model, count in ((Event, 2), (Participation, 4), (Citation, 2)):
+        records = model.history.model.objects.all()
+        assert records.count() == count, model
+        assert {(r.history_type, r.history_change_reason, r.history_user_id) for r in records} == {
+            ("+", "imported", None)
+        }
+    record = Event.history.model.objects.get(slug="an-expulsion")
+    assert (record.id, record.title, record.quoted_words) == (
+        Event.objects.get(slug="an-expulsion").pk,
+        "Title of an-expulsion",
+        "Unacceptable.",
+    )
+    assert set(Participation.history.model.objects.values_list("id", flat=True)) == set(
+        Participation.objects.values_list("id", flat=True)
+    )
+
+    # The derived involvements are what a full recomputation gives.
+    written = set(CountryInvolvement.objects.values_list("event_id", "country_id", "as_initiator"))
+    refresh_involvements(list(Event.objects.values_list("pk", flat=True)))
+    assert written == set(
+        CountryInvolvement.objects.values_list("event_id", "country_id", "as_initiator")
+    )
+    assert written
+
+
+def test_a_bad_row_in_a_later_chunk_leaves_nothing_written(tmp_path, reference_data, monkeypatch):
+    monkeypatch.setattr(exchange, "CHUNK", 2)
+    rows = [
+        row(f"event-{n}", citations=citations(f"https://example.org/new-{n}")) for n in range(5)
+    ]
+    rows[4]["kind"] = "coup"
+    sources = Source.objects.count()
+    problems, counts, _ = run_import(write(tmp_path, rows))
+    assert problems == [(6, "kind", "Value 'coup' is not a valid choice.")]
+    assert counts is None
+    assert not Event.objects.exists() and not Participation.objects.exists()
+    assert not Event.history.model.objects.exists()
+    assert not Participation.history.model.objects.exists()
+    assert Source.objects.count() == sources
+    assert not CountryInvolvement.objects.exists()
+
+
+def test_the_same_file_in_many_chunks_imports_like_in_one(tmp_path, reference_data, monkeypatch):
+    monkeypatch.setattr(exchange, "CHUNK", 2)
+    rows = [row(f"event-{n}", start_date=f"2018-03-{n + 1:02}") for n in range(5)]
+    problems, counts, _ = run_import(write(tmp_path, rows))
+    assert (problems, counts["created"]) == ([], 5)
+    assert Participation.objects.count() == 10
+    # Importing it again changes nothing (and finds no event like itself: it is stored).
+    _, counts, duplicates = run_import(write(tmp_path, rows))
+    assert (counts["unchanged"], duplicates) == (5, [])
+
+
+def test_dry_run_writes_nothing(tmp_path, reference_data):
+    problems, counts, _ = run_import(write(tmp_path, [row("one"), row("two")]), dry_run=True)
+    assert (problems, counts["created"]) == ([], 2)
+    assert not Event.objects.exists() and not Event.history.model.objects.exists()
+
+
+def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path):
+    a, b, c = (make_actor(slug=slug, name=slug.upper()) for slug in ("a", "b", "c"))
+    stored = {
+        "day": make_published_event(
+            kind="expulsion", initiator=a, target=b, start_date=D(2018, 3, 14)
+        ),
+        "month": make_published_event(
+            kind="expulsion",
+            initiator=a,
+            target=b,
+            start_date=D(2018, 3, 1),
+            date_precision="month",
+        ),
+        "other-kind": make_published_event(
+            kind="sanction", initiator=a, target=b, start_date=D(2018, 3, 14)
+        ),
+        "other-target": make_published_event(
+            kind="expulsion", initiator=a, target=c, start_date=D(2018, 3, 14)
+        ),
+        "a-year": make_published_event(
+            kind="statement", initiator=a, start_date=D(2017, 1, 1), date_precision="year"
+        ),
+        # A long event: found only if the walk reaches back far enough before the new one.
+        "long": make_published_event(
+            kind="agreement",
+            initiator=a,
+            target=b,
+            start_date=D(2000, 1, 1),
+            end_date=D(2020, 1, 1),
+        ),
+    }
+    both = make_published_event(kind="meeting", initiator=a, start_date=D(2019, 5, 5))
+    Participation.objects.create(event=both, actor=b, role=Role.INITIATOR)
+    new = [
+        ("expulsion", "2018-03-14", "initiator:a;target:b"),  # the month (earlier), not the day
+        ("expulsion", "2018-03-20", "initiator:a;target:c"),  # no: other-target is the 14th
+        ("expulsion", "2018-03-31", "target:b"),  # the month, by its target alone
+        ("sanction", "2018-03-14", "initiator:a;target:b"),
+        ("statement", "2017-06-01", "initiator:a"),
+        ("statement", "2017-06-01", "initiator:a;target:c"),  # no: c is not a target there
+        ("agreement", "2019-05-05", "initiator:a;target:b"),
+        ("meeting", "2019-05-05", "initiator:b;initiator:a"),
+        ("meeting", "2019-05-05", "initiator:a;initiator:c"),
+        ("summit", "2018-03-14", "host:a;guest:b"),  # no initiator or target: never flagged
+    ]
+    rows = [
+        row(f"new-{n}", kind=kind, start_date=day, participants=participants, citations="")
+        for n, (kind, day, participants) in enumerate(new)
+    ]
+    problems, _, duplicates = run_import(write(tmp_path, rows), dry_run=True)
+    assert problems == []
+
+    ids = {"a": a.pk, "b": b.pk, "c": c.pk}
+    expected = []
+    for n, (kind, day, participants) in enumerate(new):
+        roles = {Role.INITIATOR: [], Role.TARGET: []}
+        for pair in participants.split(";"):
+            role, slug = pair.split(":")
+            if role in roles:
+                roles[role].append(ids[slug])
+        first = find_duplicates(
+            kind, D.fromisoformat(day), None, "day", roles[Role.INITIATOR], roles[Role.TARGET]
+        ).first()
+        if first is not None:
+            expected.append((n + 2, f"new-{n}", first.slug))
+    assert duplicates == expected
+    assert [slug for _, _, slug in duplicates] == [
+        stored["month"].slug,
+        stored["month"].slug,
+        stored["other-kind"].slug,
+        stored["a-year"].slug,
+        stored["long"].slug,
+        both.slug,
+    ]
