@@ -53,8 +53,11 @@ CITATION_FIELDS = {
     "note": "note",
 }
 
-# Events per chunk when streaming (CSV, export): four queries per chunk.
-CHUNK_SIZE = 1000
+# Events per chunk when streaming (CSV, export): four queries per chunk. Past ~300 ids in the
+# IN lists, PostgreSQL (5M events) turns the participants' and citations' look-ups into merge
+# and hash joins over every actor and source; at 200 they stay index look-ups (1.4-1.9x faster
+# than 1,000 per chunk, measured on warm data).
+CHUNK_SIZE = 200
 
 
 def event_url_maker(request):

@@ -3,7 +3,7 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connections, transaction
 from django.http import QueryDict
 
 from events.api_csv import stream_events
@@ -71,6 +71,13 @@ class Command(BaseCommand):
         # stream from a server-side cursor as they are written (outside a transaction, the
         # cursor would be WITH HOLD, materialised whole before the first row comes out).
         with target as out, transaction.atomic(using=events.db):
+            connection = connections[events.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    # Plan for every row, not for the first ones as for a cursor by default
+                    # (0.1): the newest 100,000 of 5M events waited 51 s for their first row
+                    # while the date index was walked from 1990, 1.8 s by the period_end index.
+                    cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
             if options["format"] == "csv":
                 for chunk in stream_events(events, shows_drafts=True):
                     out.write(chunk)
