@@ -101,31 +101,45 @@ COPY_COLUMNS = {
 
 # services.find_duplicates for a chunk of new events at once, on either database: for each
 # candidate c, the first stored event (by date, id) of its kind whose dates overlap its own and
-# that has every one of its initiators and targets. The walk starts from the participations
-# of one of them, by the participations' copy of the start date (the actor's index by date),
-# from `low` (the first day less the longest span of a stored event: no event starting earlier
-# can overlap) to the last day; for each, its other actors (the unique index on event, actor
-# and role); then the event by id, only for those that have them all. On PostgreSQL `WALK` fixes
-# that order (with the statistics of a table that the import is filling, the planner would
-# rather walk every event of the kind by date, which grows with the table).
+# that has every one of its initiators and targets. Dates: from `low` (the first day less the
+# longest span of a stored event: no event starting earlier can overlap) to the last day.
+# The walk starts from one of its actors: a state's events through the country involvements
+# of its country, kind and role (index by country, kind and date: a state takes part in many
+# events, of every kind), any other actor's through its participations (index by actor and
+# date); then its other actors are checked (the unique index on event, actor and role), and
+# only then the event is read. On PostgreSQL `WALK` fixes that order (with the statistics of
+# tables that the import is filling, the planner would rather walk every event of the kind
+# by date, which grows with the table); SQLite walks participations only.
 WALK = {
     "postgresql": """(
-        SELECT p.event_id, p.actor_id, p.role FROM events_participation p
-        WHERE p.actor_id = c.actor AND p.role = c.role
-            AND (p.start_date BETWEEN c.low AND c.last_day OR p.start_date IS NULL) OFFSET 0
+        SELECT p.event_id FROM events_participation p
+        WHERE c.country IS NULL AND p.actor_id = c.actor AND p.role = c.role
+            AND (p.start_date BETWEEN c.low AND c.last_day OR p.start_date IS NULL)
+        UNION ALL
+        SELECT v.event_id FROM events_countryinvolvement v
+        WHERE c.country IS NOT NULL AND c.role = 'initiator' AND v.as_initiator
+            AND v.country_id = c.country AND v.kind = c.kind
+            AND v.start_date BETWEEN c.low AND c.last_day
+        UNION ALL
+        SELECT v.event_id FROM events_countryinvolvement v
+        WHERE c.country IS NOT NULL AND c.role = 'target' AND v.as_target
+            AND v.country_id = c.country AND v.kind = c.kind
+            AND v.start_date BETWEEN c.low AND c.last_day
+        OFFSET 0
     ) p CROSS JOIN LATERAL (
         SELECT e.id, e.slug, e.kind, e.start_date, e.period_end FROM events_event e
         WHERE e.id = p.event_id OFFSET 0
     ) e""",
-    "sqlite": "events_participation p JOIN events_event e ON e.id = p.event_id",
+    "sqlite": """events_participation p JOIN events_event e
+        ON e.id = p.event_id AND p.actor_id = c.actor AND p.role = c.role""",
 }
 DUPLICATES_SQL_TEMPLATE = """
-WITH c (i, actor, role, kind, low, first_day, last_day, initiators, targets) AS (
+WITH c (i, actor, country, role, kind, low, first_day, last_day, initiators, targets) AS (
     {candidates}
 )
 SELECT c.i, (
     SELECT e.slug FROM {walk}
-    WHERE p.actor_id = c.actor AND p.role = c.role AND e.kind = c.kind
+    WHERE e.kind = c.kind
         AND e.start_date BETWEEN c.low AND c.last_day AND e.period_end >= c.first_day
         AND NOT EXISTS (
             SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
@@ -148,7 +162,7 @@ FROM c
 DUPLICATES_SQL = {
     "postgresql": DUPLICATES_SQL_TEMPLATE.format(
         candidates="SELECT * FROM jsonb_to_recordset(CAST(%s AS jsonb)) AS x(i int, actor "
-        "bigint, role text, kind text, low date, first_day date, last_day date, "
+        "bigint, country bigint, role text, kind text, low date, first_day date, last_day date, "
         "initiators jsonb, targets jsonb)",
         walk=WALK["postgresql"],
         initiators="jsonb_array_elements_text(c.initiators)",
@@ -158,7 +172,7 @@ DUPLICATES_SQL = {
         candidates="SELECT "
         + ", ".join(
             f"json_extract(value, '$.{name}')"
-            for name in ("i", "actor", "role", "kind", "low", "first_day", "last_day")
+            for name in ("i", "actor", "country", "role", "kind", "low", "first_day", "last_day")
             + ("initiators", "targets")
         )
         + " FROM json_each(%s)",
@@ -458,9 +472,9 @@ class Importer:
     def _known_actors(self, chunk):
         slugs = {slug for r in chunk for _, slug in r.participants}
         return {
-            slug: (pk, name)
-            for pk, slug, name in Actor.objects.filter(slug__in=slugs).values_list(
-                "pk", "slug", "name"
+            slug: (pk, name, kind, country)
+            for pk, slug, name, kind, country in Actor.objects.filter(slug__in=slugs).values_list(
+                "pk", "slug", "name", "kind", "country_id"
             )
         }
 
@@ -736,12 +750,22 @@ class Importer:
             if not roles[Role.INITIATOR] and not roles[Role.TARGET]:
                 continue
             values = record.values
-            first_role = Role.INITIATOR if roles[Role.INITIATOR] else Role.TARGET
+            # The walk starts from an actor that is not a state if there is one (its own
+            # participations), else from the first state (its country's involvements).
+            required = [
+                (role, actors[slug])
+                for role, slug in record.participants
+                if role in roles and actors[slug][0]
+            ]
+            role, (actor, _, kind, country) = min(
+                required, key=lambda pair: pair[1][2] == ActorKind.STATE and bool(pair[1][3])
+            )
             candidates.append(
                 {
                     "i": index,
-                    "actor": roles[first_role][0],
-                    "role": str(first_role),
+                    "actor": actor,
+                    "country": country if kind == ActorKind.STATE else None,
+                    "role": str(role),
                     "kind": values["kind"],
                     "low": (values["start_date"] - self._longest_span()).isoformat(),
                     "first_day": values["start_date"].isoformat(),
@@ -794,7 +818,10 @@ class Importer:
         if missing:
             Actor.objects.bulk_create(list(missing.values()))
             self._record_history(Actor, [(actor, "+") for actor in missing.values()])
-            actors.update((slug, (actor.pk, actor.name)) for slug, actor in missing.items())
+            actors.update(
+                (slug, (actor.pk, actor.name, actor.kind, actor.country_id))
+                for slug, actor in missing.items()
+            )
         return actors
 
     def _sources(self, chunk, known):

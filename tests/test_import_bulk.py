@@ -21,7 +21,7 @@ from events.models import (
     refresh_involvements,
 )
 from events.services import find_duplicates
-from tests.factories import make_actor, make_published_event
+from tests.factories import make_actor, make_country, make_published_event
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -178,8 +178,25 @@ def test_dry_run_writes_nothing(tmp_path, reference_data):
     assert not Event.objects.exists() and not Event.history.model.objects.exists()
 
 
-def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path):
-    a, b, c = (make_actor(slug=slug, name=slug.upper()) for slug in ("a", "b", "c"))
+@pytest.mark.parametrize("with_countries", [False, True])
+def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path, with_countries):
+    """States with a country are walked through their country's involvements, other actors
+    through their participations: both find what find_duplicates finds."""
+    countries = [
+        make_country(*codes) if with_countries else None
+        for codes in (
+            ("GB", "GBR", "United Kingdom"),
+            ("RU", "RUS", "Russia"),
+            ("FR", "FRA", "France"),
+        )
+    ]
+    a, b, c = (
+        make_actor(slug=slug, name=slug.upper(), country=country)
+        for slug, country in zip(("a", "b", "c"), countries, strict=True)
+    )
+    # Someone else from a's country, initiating what a also initiates: not a's event.
+    envoy = make_actor(slug="envoy", kind="person", country=countries[0])
+    make_published_event(kind="expulsion", initiator=envoy, target=b, start_date=D(2018, 3, 14))
     stored = {
         "day": make_published_event(
             kind="expulsion", initiator=a, target=b, start_date=D(2018, 3, 14)
@@ -222,6 +239,8 @@ def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path):
         ("meeting", "2019-05-05", "initiator:b;initiator:a"),
         ("meeting", "2019-05-05", "initiator:a;initiator:c"),
         ("summit", "2018-03-14", "host:a;guest:b"),  # no initiator or target: never flagged
+        ("expulsion", "2018-03-14", "initiator:envoy;target:c"),  # no
+        ("expulsion", "2018-03-14", "initiator:a;target:envoy"),  # no
     ]
     rows = [
         row(f"new-{n}", kind=kind, start_date=day, participants=participants, citations="")
@@ -230,7 +249,7 @@ def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path):
     problems, _, duplicates = run_import(write(tmp_path, rows), dry_run=True)
     assert problems == []
 
-    ids = {"a": a.pk, "b": b.pk, "c": c.pk}
+    ids = {"a": a.pk, "b": b.pk, "c": c.pk, "envoy": envoy.pk}
     expected = []
     for n, (kind, day, participants) in enumerate(new):
         roles = {Role.INITIATOR: [], Role.TARGET: []}
