@@ -23,6 +23,7 @@ import csv
 import datetime
 import functools
 import json
+import operator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -473,8 +474,8 @@ class Importer:
         slugs = {slug for r in chunk for _, slug in r.participants}
         return {
             slug: (pk, name, kind, country)
-            for pk, slug, name, kind, country in Actor.objects.filter(slug__in=slugs).values_list(
-                "pk", "slug", "name", "kind", "country_id"
+            for pk, slug, name, kind, country in self._look_up(
+                Actor, "slug", slugs, ["id", "slug", "name", "kind", "country_id"]
             )
         }
 
@@ -485,7 +486,19 @@ class Importer:
             for c in r.citations
             if isinstance(c, dict)
         }
-        return dict(Source.objects.filter(url__in=urls).values_list("url", "pk"))
+        return dict(self._look_up(Source, "url", urls, ["url", "id"]))
+
+    def _look_up(self, model, key, values, columns):
+        """Rows (`columns`) of `model` whose `key` is one of `values`: on PostgreSQL as one
+        array parameter (`= ANY`), cheaper to send than thousands of IN parameters."""
+        if not self.copy:
+            return model.objects.filter(**{f"{key}__in": values}).values_list(*columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM {model._meta.db_table} WHERE {key} = ANY(%s)",
+                [list(values)],
+            )
+            return cursor.fetchall()
 
     # Validation ---------------------------------------------------------------------------
 
@@ -967,9 +980,16 @@ class Importer:
         """COPY `rows` (dicts by attname) into `table`'s named columns, then `constant`."""
         named = columns[: len(columns) - len(constant)]
         quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        if rows and len(named) > 1 and all(c in rows[0] for c in named):
+            values = operator.itemgetter(*named)
+        else:
+            # A column the rows do not hold (say, one added later, nullable) is written empty.
+            def values(row):
+                return tuple(row.get(c) for c in named)
+
         with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row((*(row.get(c) for c in named), *constant))
+                copy.write_row((*values(row), *constant))
 
     def _replace_children(self, records, actors, sources):
         if not records:
