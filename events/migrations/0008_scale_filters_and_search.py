@@ -52,20 +52,29 @@ def bulk_settings(schema_editor):
 
 def refill_involvements(apps, schema_editor):
     bulk_settings(schema_editor)
-    postgres = schema_editor.connection.vendor == "postgresql"
-    schema_editor.execute(
-        "TRUNCATE events_countryinvolvement"
-        if postgres
-        else "DELETE FROM events_countryinvolvement"
-    )
-    if postgres:
-        # The foreign keys are checked as the rows go in, not deferred to the commit: the
-        # indexes added next cannot be built while checks are pending.
-        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.execute("DELETE FROM events_countryinvolvement")
+        schema_editor.execute(REFILL_INVOLVEMENTS)
+        return
+    # The table's foreign keys are dropped for the refill and added back after it: added
+    # back, each is checked in one join over the table, where checking it row by row (or
+    # leaving 24 million deferred checks pending, which forbids the indexes built next) takes
+    # many minutes. The rows are derived from rows the keys already hold for.
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'events_countryinvolvement'::regclass AND contype = 'f'"
+        )
+        foreign_keys = cursor.fetchall()
+    for name, _ in foreign_keys:
+        schema_editor.execute(f'ALTER TABLE events_countryinvolvement DROP CONSTRAINT "{name}"')
+    schema_editor.execute("TRUNCATE events_countryinvolvement")
     schema_editor.execute(REFILL_INVOLVEMENTS)
-    if postgres:
-        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
-        schema_editor.execute("ANALYZE events_countryinvolvement")
+    for name, definition in foreign_keys:
+        schema_editor.execute(
+            f'ALTER TABLE events_countryinvolvement ADD CONSTRAINT "{name}" {definition}'
+        )
+    schema_editor.execute("ANALYZE events_countryinvolvement")
 
 
 def fill_participation_dates(apps, schema_editor):
