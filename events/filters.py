@@ -224,8 +224,14 @@ class EventFilter(django_filters.FilterSet):
 
     def involvement_bounds(self):
         # Unbound (the admin's text filters call these methods): no other parameter applies.
+        # With a text search, PostgreSQL matches the country on the event row instead
+        # (EventQuerySet.involving), so that the search's index and the country's combine.
         data = getattr(self.form, "cleaned_data", None) or {}
-        return {"kinds": data.get("kind") or None, "started_by": data.get("date_before")}
+        return {
+            "kinds": data.get("kind") or None,
+            "started_by": data.get("date_before"),
+            "searching": bool((data.get("q") or "").strip()),
+        }
 
     def filter_actor(self, queryset, name, actor):
         return queryset.with_actor(actor)

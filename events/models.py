@@ -7,11 +7,12 @@ live in the database as named constraints; `clean()` only adds what a constraint
 import calendar
 import datetime
 import functools
+import json
 import operator
 
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.db import NotSupportedError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -393,6 +394,62 @@ def truncate_date(day, precision):
     return day
 
 
+class CountryIdsField(models.Field):
+    """Derived country ids, sorted, or NULL for none: a `bigint[]` (the type of the country
+    ids) on PostgreSQL, a JSON array elsewhere (SQLite has no arrays).
+
+    An array rather than a jsonb document because PostgreSQL keeps per-element statistics of
+    arrays: it then knows how many events a country's `@>` matches (from a few dozen to tens
+    of thousands), where its estimate for jsonb containment is a guess, and picks between
+    the country's index, the search's and both.
+    """
+
+    description = "Country ids (bigint[] on PostgreSQL)"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(null=True, blank=True, editable=False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        for fixed in ("null", "blank", "editable"):
+            kwargs.pop(fixed, None)
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        return "bigint[]" if connection.vendor == "postgresql" else "text"
+
+    def from_db_value(self, value, expression, connection):
+        return json.loads(value) if isinstance(value, str) else value
+
+    def to_python(self, value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None or connection.vendor == "postgresql":
+            return value
+        return json.dumps(list(value), separators=(",", ":"))
+
+    def value_to_string(self, obj):
+        return self.value_from_object(obj)
+
+
+@CountryIdsField.register_lookup
+class ContainsCountries(models.Lookup):
+    """`field__contains=[ids]`: the array holds every one of these ids (PostgreSQL only,
+    where a GIN index serves it)."""
+
+    lookup_name = "contains"
+
+    def as_sql(self, compiler, connection):
+        raise NotSupportedError("Country-id containment needs PostgreSQL.")
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} @> {rhs}::bigint[]", [*lhs_params, *rhs_params]
+
+
 class EnglishDocument(models.Func):
     """`to_tsvector('english', text)` on PostgreSQL, the expression of the stored search
     document; NULL elsewhere (SQLite has no tsvector: search() matches the text there)."""
@@ -447,7 +504,14 @@ class EventQuerySet(models.QuerySet):
         return queryset
 
     def involving(
-        self, country, *, as_initiator=False, as_target=False, kinds=None, started_by=None
+        self,
+        country,
+        *,
+        as_initiator=False,
+        as_target=False,
+        kinds=None,
+        started_by=None,
+        searching=False,
     ):
         """Events located in `country` or with a participant from it (in a role, if asked).
 
@@ -458,7 +522,19 @@ class EventQuerySet(models.QuerySet):
         DISTINCT. The date orderings' keys (`with_order_keys`) become that row's copy of the
         start date and event id, so that a date-ordered page is read off the involvement index
         in order and stops after a page, for the first page as for a deep cursor.
+
+        `searching`: the caller also applies a text search (`search()`). On PostgreSQL the
+        country is then matched on the event's own copy of its country ids instead, whose GIN
+        index PostgreSQL ANDs with the search's: it reads only the events matching both,
+        where the join would walk every involvement of the country and read each event's
+        search document (a country takes part in tens of thousands of events).
         """
+        if searching and connection_vendor(self.db) == "postgresql":
+            # (kinds and started_by need no repeating: the caller filters the events by them.)
+            sides = {"initiator_country_ids__contains": [country.pk]} if as_initiator else {}
+            if as_target:
+                sides["target_country_ids__contains"] = [country.pk]
+            return self.filter(**(sides or {"involved_country_ids__contains": [country.pk]}))
         flags = {"involvements__as_initiator": True} if as_initiator else {}
         if as_target:
             flags["involvements__as_target"] = True
@@ -670,6 +746,17 @@ class Event(ConstraintErrorsOnFields):
         help_text="Derived by the database from the search text: its English tsvector on "
         "PostgreSQL (NULL on SQLite), so that a search reads it instead of parsing every text.",
     )
+    # Derived from the CountryInvolvement rows by refresh_involvements(), for a text search
+    # with a country, initiator or target filter on PostgreSQL (EventQuerySet.involving).
+    involved_country_ids = CountryIdsField(
+        help_text="Derived: the ids of the countries involved (located or taking part)."
+    )
+    initiator_country_ids = CountryIdsField(
+        help_text="Derived: the ids of the initiating participants' countries."
+    )
+    target_country_ids = CountryIdsField(
+        help_text="Derived: the ids of the targeted participants' countries."
+    )
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Raised on every save; guards against lost updates."
     )
@@ -684,6 +771,9 @@ class Event(ConstraintErrorsOnFields):
             "period_end",
             "search_text",
             "search_document",
+            "involved_country_ids",
+            "initiator_country_ids",
+            "target_country_ids",
             "cameo_code",
             "plover_type",
             "plover_mode",
@@ -762,6 +852,12 @@ class Event(ConstraintErrorsOnFields):
             # Text search on PostgreSQL: WHERE search_document @@ query, served by the GIN
             # index event_search_document_idx, created by migration 0008 on PostgreSQL only
             # (SQLite has no GIN).
+            # A text search with a country, initiator or target filter on PostgreSQL: WHERE
+            # search_document @@ query AND initiator_country_ids @> ARRAY[id], served by the
+            # GIN indexes event_involved_country_idx, event_initiator_country_idx and
+            # event_target_country_idx, created by migration 0009 on PostgreSQL only: the
+            # search's bitmap and the country's are ANDed, and only events matching both are
+            # read.
         ]
 
     def __str__(self):
@@ -1122,13 +1218,65 @@ WHERE e.id = p.event_id AND {p} AND (p.start_date IS NULL OR p.start_date <> e.s
 """
 
 
+# Each event's country ids (Event.involved_country_ids, initiator_… and target_…), from its
+# CountryInvolvement rows, written only where they differ; {v} is a condition on the
+# involvement's event id. Sorted, so that unchanged ids compare equal and the event is not
+# rewritten (SQLite before 3.44 has no ORDER BY in an aggregate: the rows come to it sorted).
+COUNTRY_IDS_SQL = {
+    "postgresql": """
+UPDATE events_event AS e SET involved_country_ids = s.involved,
+    initiator_country_ids = s.initiators, target_country_ids = s.targets
+FROM (
+    SELECT v.event_id,
+        array_agg(v.country_id ORDER BY v.country_id) AS involved,
+        array_agg(v.country_id ORDER BY v.country_id) FILTER (WHERE v.as_initiator)
+            AS initiators,
+        array_agg(v.country_id ORDER BY v.country_id) FILTER (WHERE v.as_target) AS targets
+    FROM events_countryinvolvement v WHERE {v}
+    GROUP BY v.event_id
+) AS s
+WHERE e.id = s.event_id AND (e.involved_country_ids, e.initiator_country_ids,
+    e.target_country_ids) IS DISTINCT FROM (s.involved, s.initiators, s.targets)
+""",
+    "sqlite": """
+UPDATE events_event AS e SET involved_country_ids = s.involved,
+    initiator_country_ids = s.initiators, target_country_ids = s.targets
+FROM (
+    SELECT v.event_id,
+        json_group_array(v.country_id) AS involved,
+        NULLIF(json_group_array(v.country_id) FILTER (WHERE v.as_initiator), '[]')
+            AS initiators,
+        NULLIF(json_group_array(v.country_id) FILTER (WHERE v.as_target), '[]') AS targets
+    FROM (
+        SELECT * FROM events_countryinvolvement v WHERE {v} ORDER BY v.event_id, v.country_id
+    ) AS v
+    GROUP BY v.event_id
+) AS s
+WHERE e.id = s.event_id AND (e.involved_country_ids IS NOT s.involved
+    OR e.initiator_country_ids IS NOT s.initiators OR e.target_country_ids IS NOT s.targets)
+""",
+}
+
+# Events left with no country: no ids. {e} is a condition on the event's id.
+NO_COUNTRY_IDS_SQL = """
+UPDATE events_event AS e
+SET involved_country_ids = NULL, initiator_country_ids = NULL, target_country_ids = NULL
+WHERE {e} AND e.involved_country_ids IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM events_countryinvolvement v WHERE v.event_id = e.id)
+"""
+
+
 def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
     """Recompute what is derived from these events' participants, location, kind and start
-    date (or those of ids in `id_range`): their CountryInvolvement rows and their
-    participations' copy of the start date."""
+    date (or those of ids in `id_range`): their CountryInvolvement rows, the events' copies of
+    their country ids and their participations' copy of the start date."""
     from django.db import connections
 
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    country_ids_sql = COUNTRY_IDS_SQL[
+        "postgresql" if connection.vendor == "postgresql" else "sqlite"
+    ]
+    with connection.cursor() as cursor:
         if id_range is not None:
             first, last = id_range
             condition, params = "{col} BETWEEN %s AND %s", [first, last]
@@ -1150,6 +1298,8 @@ def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
                 ),
                 params * 2,
             )
+            cursor.execute(country_ids_sql.format(v=condition.format(col="v.event_id")), params)
+            cursor.execute(NO_COUNTRY_IDS_SQL.format(e=condition.format(col="e.id")), params)
             cursor.execute(
                 PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params
             )

@@ -49,6 +49,20 @@ def stored():
         rows[(row.event_id, row.country_id)] = (row.as_initiator, row.as_target)
     for event_id, day in Participation.objects.values_list("event_id", "start_date"):
         assert day == events[event_id][0]  # each participation's copy of the start date
+    # Each event's copies of its country ids: sorted, None for none.
+    ids = {pk: ([], [], []) for pk in events}
+    for (event_id, country_id), (initiator, target) in sorted(rows.items()):
+        involved, initiators, targets = ids[event_id]
+        involved.append(country_id)
+        if initiator:
+            initiators.append(country_id)
+        if target:
+            targets.append(country_id)
+    copies = Event.objects.values_list(
+        "pk", "involved_country_ids", "initiator_country_ids", "target_country_ids"
+    )
+    for pk, *columns in copies:
+        assert columns == [column or None for column in ids[pk]], pk
     return rows
 
 

@@ -131,6 +131,8 @@ def reference(params):
     from events.models import Actor, Country, Participation
 
     events = Event.objects.all()
+    if "q" in params:
+        events = events.search(params["q"])
     if "kind" in params:
         events = events.filter(kind__in=params["kind"].split(","))
     if "date_after" in params:
@@ -187,7 +189,62 @@ def test_the_derived_filters_match_plain_semi_joins_on_synthetic_data():
             f"kind=expulsion&target={code}&ordering=title",
             f"initiator={code}&target={codes[1]}&date_before=2010-06-30",
             f"actor={state.slug}&country={code}",
+            # With a text search: on PostgreSQL the country is matched on the event's own
+            # country ids, not on the involvements (EventQuerySet.involving).
+            f"q=nuclear&initiator={code}&ordering=title",
+            f"q=trade&country={code}",
+            f"q=treaty&kind=meeting,summit&target={code}&ordering=date",
+            f"q=energy&initiator={code}&target={codes[1]}&date_before=2010-06-30",
         ]
     for query in queries:
         params = dict(pair.split("=") for pair in query.split("&"))
         assert run(query) == reference(params), query
+
+
+@pytest.mark.postgres_only
+def test_a_text_search_with_a_country_reads_both_indexes_on_postgresql():
+    """The search's GIN index and the country ids' are ANDed: only events matching both are
+    read, however many events the country takes part in."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from events.models import CountryInvolvement
+
+    call_command(
+        "generate_synthetic",
+        events=2000,
+        actors=40,
+        seed=5,
+        batch_size=1000,
+        allow_curated=True,
+        stdout=io.StringIO(),
+    )
+    # The country taking part in most events.
+    code = (
+        CountryInvolvement.objects.values_list("country__code", flat=True)
+        .annotate(n=Count("id"))
+        .order_by("-n")[0]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE events_event")
+        # On a table this small PostgreSQL would rather read it all, or sort by title.
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_indexscan = off")
+        plans = {
+            name: EventFilter(
+                QueryDict(f"q=nuclear&{name}={code}&ordering=title"),
+                queryset=Event.objects.all(),
+            ).qs.explain()
+            for name in ("country", "initiator", "target")
+        }
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_indexscan")
+    for name, index in (
+        ("country", "event_involved_country_idx"),
+        ("initiator", "event_initiator_country_idx"),
+        ("target", "event_target_country_idx"),
+    ):
+        plan = plans[name]
+        assert "BitmapAnd" in plan, plan
+        assert index in plan and "event_search_document_idx" in plan, plan
+        assert "countryinvolvement" not in plan, plan

@@ -12,6 +12,7 @@ Synthetic rows get no history records.
 """
 
 import datetime
+import json
 import random
 import time
 
@@ -181,6 +182,16 @@ class Writer:
     def __init__(self, cursor):
         self.cursor = cursor
         self.postgres = connection.vendor == "postgresql"
+
+    def ids(self, values):
+        """Sorted ids as an Event country-ids column stores them: NULL for none, an array
+        literal on PostgreSQL, a JSON array elsewhere."""
+        if not values:
+            return None
+        ids = sorted(values)
+        if self.postgres:
+            return "{" + ",".join(map(str, ids)) + "}"
+        return json.dumps(ids, separators=(",", ":"))
 
     def write(self, model, columns, rows):
         if not rows:
@@ -508,6 +519,14 @@ class Generator:
                 [title, summary, quote, *(names[actor] for actor in chosen)]
             ).replace("\n\n", "\n")
             location = actor_country[chosen[0]] if rng.random() < 0.7 else None
+            # The event's country ids, as refresh_involvements() derives them (which then
+            # rewrites no event): sorted, NULL for none.
+            sides = {"initiator": set(), "target": set()}
+            for actor_id, role in zip(chosen, roles, strict=True):
+                if actor_country[actor_id] is not None and role in sides:
+                    sides[role].add(actor_country[actor_id])
+            involved = {actor_country[actor_id] for actor_id in chosen} | {location}
+            involved.discard(None)
             events.append(
                 (
                     event_id,
@@ -532,6 +551,9 @@ class Generator:
                     codes.plover_type,
                     codes.plover_mode,
                     search_text,
+                    self.writer.ids(involved),
+                    self.writer.ids(sides["initiator"]),
+                    self.writer.ids(sides["target"]),
                 )
             )
             for c, source_id in enumerate(
@@ -566,6 +588,9 @@ class Generator:
                 "plover_type",
                 "plover_mode",
                 "search_text",
+                "involved_country_ids",
+                "initiator_country_ids",
+                "target_country_ids",
             ],
             events,
         )
