@@ -44,7 +44,8 @@ class EventCursorPagination(pagination.BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         """The page's rows of `queryset`, a `values()` queryset of the event rows (the
-        representation's own columns, which hold the order keys a cursor needs)."""
+        representation's own columns, which hold the order keys a cursor needs), read by the
+        view's `read_rows(queryset)` if it has one (one query with the related rows)."""
         self.request = request
         size = read_page_size(request, self.page_size)
         # EventFilter has validated `ordering` already (a bad one is a 400 before we get here).
@@ -57,7 +58,8 @@ class EventCursorPagination(pagination.BasePagination):
         order = [self.flip(field) for field in fields] if backwards else list(fields)
         if position is not None:
             queryset = queryset.filter(self.beyond(order, position))
-        rows = list(queryset.order_by(*order)[: size + 1])
+        read = getattr(view, "read_rows", list)
+        rows = read(queryset.order_by(*order)[: size + 1])
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
