@@ -400,8 +400,7 @@ class CountryIdsField(models.Field):
 
     An array rather than a jsonb document because PostgreSQL keeps per-element statistics of
     arrays: it then knows how many events a country's `@>` matches (from a few dozen to tens
-    of thousands), where its estimate for jsonb containment is a guess, and picks between
-    the country's index, the search's and both.
+    of thousands), where its estimate for jsonb containment is a guess.
     """
 
     description = "Country ids (bigint[] on PostgreSQL)"
@@ -524,10 +523,10 @@ class EventQuerySet(models.QuerySet):
         in order and stops after a page, for the first page as for a deep cursor.
 
         `searching`: the caller also applies a text search (`search()`). On PostgreSQL the
-        country is then matched on the event's own copy of its country ids instead, whose GIN
-        index PostgreSQL ANDs with the search's: it reads only the events matching both,
-        where the join would walk every involvement of the country and read each event's
-        search document (a country takes part in tens of thousands of events).
+        country is then matched on the event's own copy of its country ids instead, indexed
+        with the search document in one GIN index: one index scan finds the events matching
+        both, where the join would walk every involvement of the country and read each
+        event's search document (a country takes part in tens of thousands of events).
         """
         if searching and connection_vendor(self.db) == "postgresql":
             # (kinds and started_by need no repeating: the caller filters the events by them.)
@@ -854,10 +853,9 @@ class Event(ConstraintErrorsOnFields):
             # (SQLite has no GIN).
             # A text search with a country, initiator or target filter on PostgreSQL: WHERE
             # search_document @@ query AND initiator_country_ids @> ARRAY[id], served by the
-            # GIN indexes event_involved_country_idx, event_initiator_country_idx and
-            # event_target_country_idx, created by migration 0009 on PostgreSQL only: the
-            # search's bitmap and the country's are ANDed, and only events matching both are
-            # read.
+            # GIN index event_search_countries_idx over the document and the three country-id
+            # columns, created by migration 0009 on PostgreSQL only: one index scan intersects
+            # the word's entries with the country's.
         ]
 
     def __str__(self):

@@ -1,8 +1,8 @@
 """The event's country ids on its own row: involved, initiating and targeted.
 
-A text search with a country, initiator or target filter then combines two GIN indexes on
-the events on PostgreSQL (the search document's and the country ids'), instead of walking
-every involvement of the country and reading each event's search document.
+A text search with a country, initiator or target filter then reads one GIN index over the
+search document and the country ids on PostgreSQL, which finds the events matching both,
+instead of walking every involvement of the country and reading each event's search document.
 
 The columns are filled from the CountryInvolvement rows with one UPDATE … FROM (what
 refresh_involvements writes). Every event row gets a new version, so on PostgreSQL the
@@ -46,13 +46,15 @@ WHERE e.id = s.event_id
 """,
 }
 
-# Each serves EventQuerySet.involving(…, searching=True): WHERE <column> @> ARRAY[id], ANDed
-# with the search document's index.
-INDEXES = {
-    "event_involved_country_idx": "involved_country_ids",
-    "event_initiator_country_idx": "initiator_country_ids",
-    "event_target_country_idx": "target_country_ids",
-}
+# Serves EventQuerySet.involving(…, searching=True) with search(): WHERE search_document @@
+# query AND <column> @> ARRAY[id]. One GIN index over the document and the three columns, so
+# that one index scan intersects the word's entries with the country's inside the index,
+# skipping through the longer list: two separate GIN indexes (bitmaps ANDed) first read every
+# entry of a frequent word (290,000 for "nuclear" in 5M events, 87 ms) to keep 1,000.
+INDEX = (
+    "CREATE INDEX IF NOT EXISTS event_search_countries_idx ON events_event USING gin "
+    "(search_document, involved_country_ids, initiator_country_ids, target_country_ids)"
+)
 
 
 def fill_country_ids(apps, schema_editor):
@@ -80,21 +82,17 @@ def fill_country_ids(apps, schema_editor):
         schema_editor.execute(definition)
 
 
-def create_indexes(apps, schema_editor):
+def create_index(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite has no GIN; involving() joins the involvements there
     schema_editor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    for name, column in INDEXES.items():
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON events_event USING gin ({column})"
-        )
+    schema_editor.execute(INDEX)
     schema_editor.execute("ANALYZE events_event")
 
 
-def drop_indexes(apps, schema_editor):
+def drop_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        for name in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+        schema_editor.execute("DROP INDEX IF EXISTS event_search_countries_idx")
 
 
 class Migration(migrations.Migration):
@@ -123,5 +121,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(fill_country_ids, migrations.RunPython.noop, elidable=True),
-        migrations.RunPython(create_indexes, drop_indexes),
+        migrations.RunPython(create_index, drop_index),
     ]
