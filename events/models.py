@@ -406,12 +406,14 @@ class CountryIdsField(models.Field):
     description = "Country ids (bigint[] on PostgreSQL)"
 
     def __init__(self, *args, **kwargs):
-        kwargs.update(null=True, blank=True, editable=False)
+        # Not serialized: database ids mean nothing in another database, so fixtures and
+        # dumps leave them out and refresh_involvements() derives them where they are loaded.
+        kwargs.update(null=True, blank=True, editable=False, serialize=False)
         super().__init__(*args, **kwargs)
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
-        for fixed in ("null", "blank", "editable"):
+        for fixed in ("null", "blank", "editable", "serialize"):
             kwargs.pop(fixed, None)
         return name, path, args, kwargs
 

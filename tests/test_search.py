@@ -66,7 +66,10 @@ def test_postgresql_search_uses_the_gin_index_on_the_stored_document(events):
         queryset = Event.objects.search("Salisbury").order_by()
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
-    assert "event_search_document_idx" in plan
+    # One of the GIN indexes over the stored document: its own, or the one it shares with
+    # the country ids (migration 0009).
+    assert "Bitmap Index Scan on event_search_" in plan
+    assert "Index Cond: (search_document @@" in plan
     # The recheck reads the stored document; no to_tsvector() per row.
     assert "to_tsvector" not in plan
 
