@@ -598,10 +598,6 @@ class Importer:
         )
         return values
 
-    def build_event(self, record):
-        """The record as an unsaved Event."""
-        return Event(**self.build_values(record))
-
     def check_participants(self, record, known, actors_in_file):
         errors, seen = [], set()
         for role, slug in record.participants:
