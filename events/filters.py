@@ -6,6 +6,7 @@ never a silently unfiltered list. Country codes are ISO alpha-2 or alpha-3, in a
 """
 
 import copy
+import re
 
 import django_filters
 from django import forms
@@ -85,6 +86,17 @@ class NaturalKeyField(forms.CharField):
         return instance
 
 
+# ASCII digits only: str.isdigit() takes "²", which int() refuses (a 500), and both it and
+# `\d` take "٣", which int() reads as 3. Eighteen digits at most: more would name no row
+# (ids are 64-bit), and int() refuses more than 4,300.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text):
+    """The whole number `text` spells in ASCII digits, or None if it spells none."""
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
+
+
 def resolve_country(code):
     code = code.upper()
     lookup = {"code": code} if len(code) == 2 else {"code3": code} if len(code) == 3 else None
@@ -95,12 +107,15 @@ def resolve_actor(slug):
     return Actor.objects.filter(slug=slug).first()
 
 
-def resolve_event(slug):
-    return Event.objects.filter(slug=slug).only("id", "slug").first()
+def resolve_event(slug, events=None):
+    """The event of `events` (default: the published ones) with this slug, or None."""
+    events = Event.objects.published() if events is None else events
+    return events.filter(slug=slug).only("id", "slug").first()
 
 
 def resolve_source(value):
-    return Source.objects.filter(pk=int(value)).first() if value.isdigit() else None
+    pk = whole_number(value)
+    return None if pk is None else Source.objects.filter(pk=pk).first()
 
 
 class NaturalKeyFilter(django_filters.Filter):
@@ -177,7 +192,7 @@ class EventFilter(django_filters.FilterSet):
         method="filter_cameo",
         label="CAMEO code",
         help_text="CAMEO event code, e.g. 041; a shorter code matches its subcodes (04).",
-        validators=[RegexValidator(r"^\d{2,4}$", "A CAMEO code is 2 to 4 digits, e.g. 041.")],
+        validators=[RegexValidator(r"^[0-9]{2,4}$", "A CAMEO code is 2 to 4 digits, e.g. 041.")],
     )
     plover = django_filters.ChoiceFilter(
         field_name="plover_type",
@@ -228,12 +243,11 @@ class EventFilter(django_filters.FilterSet):
     def form(self):
         if not hasattr(self, "_form"):
             form = super().form
-            if self.request is not None:
-                # A draft's slug must read as unknown to whoever cannot see drafts.
-                user = getattr(self.request, "user", None)
-                form.fields["linked_to"].resolve = lambda slug: (
-                    Event.objects.visible_to(user).filter(slug=slug).only("id", "slug").first()
-                )
+            # A slug names an event of the list's own set: the API's `visible_to(user)`, the
+            # pages' `published()`. A draft's slug then reads exactly as an unknown one to
+            # whoever the list hides drafts from, and the link look-up runs no prefetch.
+            events = self.queryset.select_related(None).prefetch_related(None)
+            form.fields["linked_to"].resolve = lambda slug: resolve_event(slug, events)
         return self._form
 
     def filter_date_after(self, queryset, name, value):

@@ -1,23 +1,27 @@
-"""Paging for the API: a keyset cursor for events, page numbers for the small lists.
+"""Keyset ("cursor") pages of events, for the API and the HTML listing alike, and page numbers
+for the API's small lists.
 
 The events list will hold millions of rows, so it never counts them and never skips rows with
-OFFSET: a cursor carries the sort key of the row it stops at (`start_date, id` or `title, id`,
+OFFSET: a cursor carries the sort key of the row a page stops at (`start_date, id` or `title, id`,
 the orderings of `EVENT_ORDERINGS`, each served by an index) and the next page is a range
-query from there.
+query from there. The API and the pages share one cursor format and one page walk.
 """
 
 import base64
 import binascii
 import datetime
 import json
+import re
 
+from django.db.models import Q
 from rest_framework import pagination, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from .filters import DEFAULT_EVENT_ORDERING, EVENT_ORDERINGS
+from .filters import DEFAULT_EVENT_ORDERING, EVENT_ORDERINGS, whole_number
 
 MAX_PAGE_SIZE = 500
+INVALID_CURSOR = "Invalid cursor: use the next and previous links as given."
 
 
 def read_page_size(request, default, cap=MAX_PAGE_SIZE):
@@ -25,15 +29,120 @@ def read_page_size(request, default, cap=MAX_PAGE_SIZE):
     raw = request.query_params.get("page_size")
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    size = whole_number(raw)
+    if size is None or size < 1:
         raise serializers.ValidationError(
             {"page_size": [f"A whole number from 1 to {cap}, not {raw!r}."]}
         )
-    if int(raw) > cap:
+    if size > cap:
         raise serializers.ValidationError(
             {"page_size": [f"At most {cap} per page (the cap); {raw} asked."]}
         )
-    return int(raw)
+    return size
+
+
+# -- The cursor --------------------------------------------------------------------------
+
+
+class CursorError(ValueError):
+    """A `cursor` that no link gave for the ordering in force; the message says why."""
+
+
+def position_field(ordering):
+    """The event field whose value a cursor in `ordering` holds, beside the event's id."""
+    # The date orderings' key, `date_key`, is the event's start date under another name.
+    return "title" if EVENT_ORDERINGS[ordering][0] == "title" else "start_date"
+
+
+def encode_cursor(ordering, position, backwards):
+    """The cursor of the page after `position` (a row's `position_field` value and id), or of
+    the page before it when `backwards`."""
+    value, pk = position
+    if isinstance(value, datetime.date):
+        value = value.isoformat()
+    raw = json.dumps({"o": ordering, "p": [value, pk], "b": backwards}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+# What no database compares in text: PostgreSQL refuses a NUL, and a lone surrogate (JSON's
+# "\ud800") has no UTF-8 for either database.
+UNCOMPARABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def decode_cursor(cursor, ordering):
+    """(position, backwards) from a cursor `encode_cursor` made for `ordering`, else
+    CursorError: the cursor arrives from the query string, so anything may be in it."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        made_for, (value, pk), backwards = payload["o"], payload["p"], payload["b"]
+    # RecursionError: JSON nested a thousand deep, in a cursor of 1.3 kB.
+    except (binascii.Error, ValueError, TypeError, KeyError, RecursionError):
+        raise CursorError(INVALID_CURSOR) from None
+    well_formed = (
+        isinstance(made_for, str)
+        and made_for in EVENT_ORDERINGS
+        and isinstance(backwards, bool)
+        and isinstance(value, str)
+        and not UNCOMPARABLE.search(value)
+        and type(pk) is int  # not a bool
+        and pk >= 0
+    )
+    if not well_formed:
+        raise CursorError(INVALID_CURSOR)
+    if made_for != ordering:
+        raise CursorError(f"This cursor pages ordering={made_for}, not {ordering}.")
+    if position_field(ordering) == "start_date":
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            raise CursorError(INVALID_CURSOR) from None
+    # Past the largest id there is no row; a larger number would overflow the database's.
+    return (value, min(pk, 2**63 - 1)), backwards
+
+
+# -- The page walk -----------------------------------------------------------------------
+
+
+def flip(field):
+    return field[1:] if field.startswith("-") else f"-{field}"
+
+
+def beyond(order, position):
+    """Rows after `position` in `order`: (a, id) > (va, vid) spelt for any database."""
+    (first, second), (value, last_id) = order, position
+    name, descending = first.lstrip("-"), first.startswith("-")
+    tie, tie_descending = second.lstrip("-"), second.startswith("-")
+    op, tie_op = ("lt" if descending else "gt"), ("lt" if tie_descending else "gt")
+    # The redundant `a <= va` bounds the index scan: PostgreSQL cannot start an index range
+    # from the OR alone, and would walk every row before the cursor (13 s, 4M rows deep).
+    return Q(**{f"{name}__{op}e": value}) & (
+        Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
+    )
+
+
+def keyset_page(queryset, ordering, cursor, size, read=list):
+    """One page of `queryset` in `ordering` from `cursor` (empty: the first page), as (rows,
+    whether a page comes before them, whether one comes after). CursorError for a bad cursor.
+
+    Reads one row more than a page to know whether another follows: no COUNT, no OFFSET, so
+    page 10,000 costs what page 1 costs. `read` makes the list of the sliced queryset (the API
+    reads each event's related rows in the same query).
+    """
+    fields = EVENT_ORDERINGS[ordering]
+    position, backwards = decode_cursor(cursor, ordering) if cursor else (None, False)
+    order = [flip(field) for field in fields] if backwards else list(fields)
+    if position is not None:
+        queryset = queryset.filter(beyond(order, position))
+    rows = read(queryset.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+        return rows, more, True
+    return rows, position is not None, more
+
+
+# -- The API's pagination class ----------------------------------------------------------
 
 
 class EventCursorPagination(pagination.BasePagination):
@@ -52,86 +161,19 @@ class EventCursorPagination(pagination.BasePagination):
         self.ordering_key = request.query_params.get("ordering") or DEFAULT_EVENT_ORDERING
         if self.ordering_key not in EVENT_ORDERINGS:
             self.ordering_key = DEFAULT_EVENT_ORDERING
-        fields = EVENT_ORDERINGS[self.ordering_key]
-        position, backwards = self.decode_cursor(request)
-
-        order = [self.flip(field) for field in fields] if backwards else list(fields)
-        if position is not None:
-            queryset = queryset.filter(self.beyond(order, position))
+        cursor = request.query_params.get(self.cursor_query_param)
         read = getattr(view, "read_rows", list)
-        rows = read(queryset.order_by(*order)[: size + 1])
-        more = len(rows) > size
-        rows = rows[:size]
-        if backwards:
-            rows.reverse()
-            self.has_previous, self.has_next = more, True
-        else:
-            self.has_previous, self.has_next = position is not None, more
-        self.rows, self.fields = rows, fields
-        return rows
-
-    # -- keyset -------------------------------------------------------------------------
-
-    @staticmethod
-    def flip(field):
-        return field[1:] if field.startswith("-") else f"-{field}"
-
-    @staticmethod
-    def beyond(order, position):
-        """Rows after `position` in `order`: (a, id) > (va, vid) spelt for any database."""
-        from django.db.models import Q
-
-        (first, second), (value, last_id) = order, position
-        name, descending = first.lstrip("-"), first.startswith("-")
-        tie, tie_descending = second.lstrip("-"), second.startswith("-")
-        op, tie_op = ("lt" if descending else "gt"), ("lt" if tie_descending else "gt")
-        # The redundant `a <= va` bounds the index scan: PostgreSQL cannot start an index range
-        # from the OR alone, and would walk every row before the cursor (13 s, 4M rows deep).
-        return Q(**{f"{name}__{op}e": value}) & (
-            Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{tie_op}": last_id})
-        )
+        try:
+            self.rows, self.has_previous, self.has_next = keyset_page(
+                queryset, self.ordering_key, cursor, size, read
+            )
+        except CursorError as error:
+            raise serializers.ValidationError({"cursor": [str(error)]}) from None
+        return self.rows
 
     def position_of(self, row):
         """The cursor position of an event row (`representation.event_rows`: a dict)."""
-        # The date orderings' keys are the event's start date (and id) under another name.
-        name = self.fields[0].lstrip("-")
-        value = row["start_date"] if name == "date_key" else row[name]
-        return [value.isoformat() if isinstance(value, datetime.date) else value, row["id"]]
-
-    # -- cursor encoding ----------------------------------------------------------------
-
-    def encode_cursor(self, position, backwards):
-        payload = {"o": self.ordering_key, "p": position, "b": backwards}
-        raw = json.dumps(payload, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def decode_cursor(self, request):
-        """(position, backwards) from `cursor`, or (None, False) on the first page."""
-        raw = request.query_params.get(self.cursor_query_param)
-        if not raw:
-            return None, False
-        invalid = serializers.ValidationError(
-            {"cursor": ["Invalid cursor: use the next and previous links as given."]}
-        )
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            ordering, (value, last_id), backwards = payload["o"], payload["p"], payload["b"]
-        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-            raise invalid from None
-        if not isinstance(payload, dict) or not isinstance(last_id, int) or last_id < 0:
-            raise invalid
-        if not isinstance(backwards, bool) or not isinstance(value, str) or "\x00" in value:
-            raise invalid
-        if ordering != self.ordering_key:
-            raise serializers.ValidationError(
-                {"cursor": [f"This cursor pages ordering={ordering}, not {self.ordering_key}."]}
-            )
-        if EVENT_ORDERINGS[ordering][0].lstrip("-") == "date_key":
-            try:
-                value = datetime.date.fromisoformat(value)
-            except ValueError:
-                raise invalid from None
-        return (value, min(last_id, 2**63 - 1)), backwards
+        return row[position_field(self.ordering_key)], row["id"]
 
     # -- response -----------------------------------------------------------------------
 
@@ -139,9 +181,8 @@ class EventCursorPagination(pagination.BasePagination):
         url = self.request.build_absolute_uri()
         if position is None:
             return remove_query_param(url, self.cursor_query_param)
-        return replace_query_param(
-            url, self.cursor_query_param, self.encode_cursor(position, backwards)
-        )
+        cursor = encode_cursor(self.ordering_key, position, backwards)
+        return replace_query_param(url, self.cursor_query_param, cursor)
 
     def get_next_link(self):
         if not self.has_next:

@@ -5,10 +5,6 @@ a fixed number of queries whatever the number of rows: related rows come by pref
 a query per row. The listing pages by keyset ("cursor"), never by OFFSET or COUNT.
 """
 
-import base64
-import binascii
-import datetime
-import json
 from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
@@ -33,6 +29,7 @@ from .models import (
     Source,
     sides_prefetch,
 )
+from .pagination import CursorError, encode_cursor, keyset_page, position_field
 
 PAGE_SIZE = 50
 # Country and actor pages list this many of the latest events; the listing has the rest.
@@ -58,83 +55,6 @@ INCOMING_PHRASES = {
 LINK_ORDER = [
     phrase for kind in LinkKind for phrase in (OUTGOING_PHRASES[kind], INCOMING_PHRASES[kind])
 ]
-
-# --- Keyset pagination --------------------------------------------------------------------
-
-
-def ordering_values(event, ordering):
-    first = event.title if ordering == "title" else event.start_date.isoformat()
-    return [first, event.pk]
-
-
-def encode_cursor(ordering, values, direction):
-    raw = json.dumps({"o": ordering, "k": values, "d": direction}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor, ordering):
-    """(values, direction) from a cursor made for `ordering`, or None when it is not one."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        first, pk = data["k"]
-        direction = data["d"]
-        if data["o"] != ordering or direction not in ("next", "prev") or not isinstance(pk, int):
-            return None
-        if ordering != "title":
-            first = datetime.date.fromisoformat(first)
-        elif not isinstance(first, str):
-            return None
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        return None
-    return (first, pk), direction
-
-
-def keyset(queryset, ordering, values, direction):
-    """Rows strictly after (or before) `values` in `ordering`, in the order to read them."""
-    field, tie = ("title", "id") if ordering == "title" else ("date_key", "id_key")
-    descending = ordering.startswith("-")
-    forward = direction == "next"
-    # Going forward in a descending order, or back in an ascending one, means smaller keys.
-    op = "lt" if descending == forward else "gt"
-    first, pk = values
-    # The redundant `field <= first` bounds the index scan (the OR alone cannot).
-    queryset = queryset.filter(
-        Q(**{f"{field}__{op}e": first}),
-        Q(**{f"{field}__{op}": first}) | Q(**{field: first, f"{tie}__{op}": pk}),
-    )
-    order = EVENT_ORDERINGS[ordering]
-    if not forward:
-        order = tuple(name[1:] if name.startswith("-") else "-" + name for name in order)
-    return queryset.order_by(*order)
-
-
-def paginate(queryset, ordering, cursor):
-    """One page of rows and the cursors of the pages before and after it.
-
-    Fetches one row more than a page to know whether another page follows; no COUNT, no
-    OFFSET, so page 10,000 costs what page 1 costs (served by the ordering's index).
-    """
-    decoded = decode_cursor(cursor, ordering) if cursor else None
-    if decoded is None:
-        rows = list(queryset[: PAGE_SIZE + 1])
-        more_before, more_after = False, len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
-    else:
-        values, direction = decoded
-        rows = list(keyset(queryset, ordering, values, direction)[: PAGE_SIZE + 1])
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
-        if direction == "prev":
-            rows.reverse()
-            more_before, more_after = more, True
-        else:
-            more_before, more_after = True, more
-    previous_cursor = next_cursor = None
-    if rows and more_before:
-        previous_cursor = encode_cursor(ordering, ordering_values(rows[0], ordering), "prev")
-    if rows and more_after:
-        next_cursor = encode_cursor(ordering, ordering_values(rows[-1], ordering), "next")
-    return rows, previous_cursor, next_cursor, cursor and decoded is None
 
 
 def with_param(query, **changes):
@@ -213,13 +133,16 @@ def event_list(request):
     of who expelled whom and a link to the same set as CSV.
 
     An invalid filter value shows the form with the error next to its field and no results
-    (status 400), never an unfiltered list.
+    (status 400), never an unfiltered list; so does a page link (`cursor`) that is not ours.
     """
     params = request.GET
     filter_params = params.copy()
     filter_params.pop("cursor", None)
-    # Always bound (even to no parameters) so that the default ordering applies.
-    filterset = EventFilter(filter_params, queryset=Event.objects.published().listed())
+    # Always bound (even to no parameters) so that the default ordering applies. Published
+    # events only, even for staff: a draft's slug in `linked_to` is unknown here.
+    filterset = EventFilter(
+        filter_params, queryset=Event.objects.published().listed(), request=request
+    )
     # `kind` is a column of the event itself, so its filter needs no DISTINCT; DISTINCT would
     # stop PostgreSQL from reading the first page straight off the ordering's index.
     filterset.filters["kind"].distinct = False
@@ -241,19 +164,28 @@ def event_list(request):
         return render(request, "events/event_list.html", context, status=400)
 
     ordering = filterset.ordering_key
-    rows, previous_cursor, next_cursor, stale_cursor = paginate(
-        filterset.qs, ordering, params.get("cursor", "")
-    )
     query = filter_params.urlencode()
+    first_url = "?" + query if params.get("cursor") else None
+    try:
+        rows, more_before, more_after = keyset_page(
+            filterset.qs, ordering, params.get("cursor", ""), PAGE_SIZE
+        )
+    except CursorError as error:
+        context.update({"valid": False, "cursor_error": str(error), "first_url": first_url})
+        return render(request, "events/event_list.html", context, status=400)
+
+    def page_url(event, backwards):
+        position = (getattr(event, position_field(ordering)), event.pk)
+        return "?" + with_param(params, cursor=encode_cursor(ordering, position, backwards))
+
     csv_query = urlencode({"format": "csv"}) + ("&" + query if query else "")
     context.update(
         {
             "events": rows,
             "ordering": ordering,
-            "stale_cursor": stale_cursor,
-            "previous_url": previous_cursor and "?" + with_param(params, cursor=previous_cursor),
-            "next_url": next_cursor and "?" + with_param(params, cursor=next_cursor),
-            "first_url": "?" + query if params.get("cursor") else None,
+            "previous_url": page_url(rows[0], True) if rows and more_before else None,
+            "next_url": page_url(rows[-1], False) if rows and more_after else None,
+            "first_url": first_url,
             "csv_url": f"{API_EVENTS_URL}?{csv_query}",
             "sort_links": [
                 (key, label, "?" + with_param(filter_params, ordering=key))

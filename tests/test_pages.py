@@ -18,6 +18,7 @@ from events.models import (
     Role,
     Source,
 )
+from events.pagination import encode_cursor
 from tests.factories import (
     make_actor,
     make_country,
@@ -211,14 +212,14 @@ def test_keyset_pages_walk_forward_and_back_over_every_event(client, monkeypatch
         assert 'rel="prev"' not in html_of(client, pages[0][0])
 
 
-def test_a_broken_or_foreign_cursor_shows_the_first_page(client, monkeypatch):
-    monkeypatch.setattr(views, "PAGE_SIZE", 5)
-    first = listing(client)
-    assert listing(client, "cursor=not-a-cursor") == first
-    title_cursor = views.encode_cursor("title", ["A", 1], "next")
-    html = html_of(client, f"/events/?cursor={title_cursor}")
-    assert listed_slugs(html) == first
-    assert "does not match the current sort order" in html
+def test_a_broken_or_foreign_cursor_is_a_400_naming_cursor(client):
+    html = html_of(client, "/events/?kind=expulsion&cursor=not-a-cursor", status=400)
+    assert "Page link (<code>cursor</code>): Invalid cursor" in html
+    assert listed_slugs(html) == []
+    assert 'href="?kind=expulsion">Go to the first page' in html
+    title_cursor = encode_cursor("title", ("A", 1), False)
+    html = html_of(client, f"/events/?cursor={title_cursor}", status=400)
+    assert "This cursor pages ordering=title, not -date." in html
 
 
 def test_listing_timeline_has_one_linked_mark_per_event_and_spans_for_months(client):

@@ -59,6 +59,11 @@ def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n
     with django_assert_num_queries(4):
         assert client.get("/events/?kind=expulsion&initiator=JP").status_code == 200
 
+    # The first three, plus 1 resolving the linked event's slug (without the listing's
+    # prefetches) and 1 the ids of the events linked to it.
+    with django_assert_num_queries(5):
+        assert client.get("/events/?linked_to=whole").status_code == 200
+
     # 1 the event with its location, 2 participants with actor and country, 3 the offices of
     # all of them, 4 citations with sources, 5 links out, 6 links in (published ends only),
     # 7 initiators and targets of the linked expulsions, for the chart.
@@ -88,3 +93,8 @@ def test_listing_page_holds_at_most_a_page_of_rows(client, monkeypatch, django_a
         response = client.get("/events/?ordering=title")
     assert len(response.context["events"]) == 10
     assert response.context["next_url"]
+    # A later page by its cursor: the same three queries, the page's bounded by the cursor.
+    with django_assert_num_queries(3):
+        response = client.get("/events/" + response.context["next_url"])
+    assert len(response.context["events"]) == 10
+    assert response.context["previous_url"]
