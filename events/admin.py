@@ -2,11 +2,18 @@
 
 What it guarantees, and where:
 
+- One write path: every save and delete here calls events/writes.py, which holds the rules
+  (`WritesAdminMixin` shows its refusals as messages or form errors, never a 500). The event
+  form goes through `writes.save_event`; a participant's, citation's or link's own page through
+  `writes.save_child` / `delete_child`; actors and sources through `writes.save_record` /
+  `delete_record`; actions and merge through `writes.set_review_state` / `merge_events`.
 - Review: only users with `events.publish_event` (editors) change the review state, in the
   form or with the publish/unpublish actions; an event is published only with a participant
   and a citation, counting the rows submitted in the same form.
-- No lost updates: the event form carries the version it was opened at and refuses a save
-  from a stale copy, keeping the curator's input (`EventAdminForm`).
+- Proposals: a curator's save of a published event (fields and inlines) is kept as a proposal
+  (`writes.propose`), which an editor accepts or rejects on its page (`EventProposalAdmin`).
+- No lost updates: the event, actor and source forms and a child row's page carry the version
+  they were opened at and refuse a save from a stale copy, keeping the input (`SeenVersionForm`).
 - History: django-simple-history records every save, including bulk actions, with the user;
   an event's (or actor's) history page also lists its child rows' records, each revertible.
 - Scale: no widget loads a whole table (autocomplete everywhere, the selected option comes from
@@ -17,7 +24,6 @@ What it guarantees, and where:
   editors merge two events into one (`merge_selected`), whose old slug then redirects.
 """
 
-import codecs
 import datetime
 import secrets
 import tempfile
@@ -26,24 +32,27 @@ from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import CheckConstraint, Max, Min, Prefetch, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from rest_framework.exceptions import APIException
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
-from .exchange import run_import
-from .filters import EventFilter, resolve_actor, resolve_country, resolve_source
+from . import writes
+from .exchange import FileProblem, run_import
+from .exchange import describe_problem as describe_row_problem
+from .filters import EventFilter, resolve_actor, resolve_country, resolve_source, whole_number
 from .models import (
     Actor,
     ActorKind,
@@ -54,16 +63,18 @@ from .models import (
     Event,
     EventAlias,
     EventLink,
+    EventProposal,
     EventQuerySet,
+    LinkKind,
     Membership,
     Office,
     Participation,
+    ProposalState,
     ReviewState,
     Role,
     Source,
 )
 
-PUBLISH_PERMISSION = "events.publish_event"
 # The change pages list at most this many related events; the rest are one filter away.
 RELATED_EVENTS_SHOWN = 50
 # Child history records shown on an event's or actor's history page, per child model.
@@ -75,7 +86,7 @@ CAPPED_COUNT = 10_000
 
 
 def can_publish(request):
-    return request.user.has_perm(PUBLISH_PERMISSION)
+    return writes.is_editor(request.user)
 
 
 def event_dates(event):
@@ -165,7 +176,7 @@ class ConstraintInlineFormSet(BaseInlineFormSet):
     on the constraint's field; and, for a published event, requires at least one row.
 
     `needed_to_publish` names what a published event must have (None: nothing). The rule is
-    `Event.publish_problems()`, applied here to the rows being submitted, so an editor can add
+    `writes.publish_problems()`, applied here to the rows being submitted, so an editor can add
     a participant and publish in the same save.
     """
 
@@ -458,21 +469,24 @@ class EventChangeList(ChangeList):
         )
 
 
-# --- The event form: stale copies refused, the constraint's own messages ---------------------
+# --- Forms that carry the version they were opened at; the write path's refusals -------------
 
 
-class EventAdminForm(KnownObjectsForm):
-    """The event form. `seen_version` is the version the form was opened at.
+class SeenVersionForm(KnownObjectsForm):
+    """A change form of a versioned record (an event, actor or source). `seen_version` is the
+    version the form was opened at.
 
     A save from an older version is refused here, before anything is written, and the form
-    comes back with the curator's input and a link to the history showing what changed.
-    `Event.save()` checks again inside the write's transaction (see EventAdmin.changeform_view).
+    comes back with the user's input and a message saying who changed what since (with a link
+    to the history). The write path checks again inside the save's transaction
+    (events/writes.py; `WritesAdminMixin.changeform_view` handles that second refusal).
     """
 
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    # Set by EventAdmin.get_form: reverting from history (no inline formsets in the form).
+    # Set by WritesAdminMixin.get_form: reverting from history, and who submits the form.
     reverting = False
+    user = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -482,6 +496,43 @@ class EventAdminForm(KnownObjectsForm):
                 # The instance is an old version; the save must be checked against today's.
                 version = self._stored().get("version", version)
             self.fields["seen_version"].initial = version
+
+    def _stored(self):
+        if not hasattr(self, "_stored_row"):
+            self._stored_row = (
+                type(self.instance)
+                .objects.filter(pk=self.instance.pk)
+                .values("version", *self.stored_fields)
+                .first()
+                or {}
+            )
+        return self._stored_row
+
+    stored_fields = ()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk:
+            return cleaned
+        stored = self._stored()
+        seen = cleaned.get("seen_version")
+        if not stored:
+            return cleaned
+        if seen is None or seen != stored["version"]:
+            raise ValidationError(stale_copy_message(self.instance, seen), code="stale")
+        # The write compares this with the row again inside the save's transaction.
+        self.instance.version = seen
+        return cleaned
+
+
+class EventAdminForm(SeenVersionForm):
+    """The event form: the stale-copy check, the review state as stored for whoever may not
+    publish, and the constraint's own message for the number expelled."""
+
+    stored_fields = ("review_state",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         if "expelled_count" in self.fields:
             # The constraint's message rather than the form field's "greater than or equal to 0".
             field = self.fields["expelled_count"]
@@ -497,31 +548,16 @@ class EventAdminForm(KnownObjectsForm):
             )
             raise ValidationError(str(constraint.violation_error_message))
 
-    def _stored(self):
-        if not hasattr(self, "_stored_row"):
-            self._stored_row = (
-                Event.objects.filter(pk=self.instance.pk).values("version", "review_state").first()
-                or {}
-            )
-        return self._stored_row
-
     def clean(self):
         cleaned = super().clean()
-        if not self.instance.pk:
-            return cleaned
-        stored = self._stored()
-        seen = cleaned.get("seen_version")
+        stored = self._stored() if self.instance.pk else {}
         if not stored:
             return cleaned
-        if seen is None or seen != stored["version"]:
-            raise ValidationError(stale_copy_message(self.instance, seen), code="stale")
-        # The model's own check compares this with the row again inside the save's transaction.
-        self.instance.version = seen
         if "review_state" not in self.fields:
             # Without the publish permission the review state stays as stored (also on revert).
             self.instance.review_state = stored["review_state"]
         if self.reverting and self.instance.review_state == ReviewState.PUBLISHED:
-            problems = self.instance.publish_problems()
+            problems = writes.publish_problems(self.instance)
             if problems:
                 raise ValidationError(
                     "This version cannot be published now: %(why)s.",
@@ -530,10 +566,51 @@ class EventAdminForm(KnownObjectsForm):
         return cleaned
 
 
-def stale_copy_message(event, seen):
-    """Who changed the event since version `seen`, what changed, and where to see it."""
+class EventChildForm(KnownObjectsForm):
+    """A participant, citation or link on its own page.
+
+    The row is part of its event: `seen_version` is the event's version when the page was
+    opened (for a link, its `from_event`'s), and a save is refused here, as a form error, when
+    the event changed since or when `writes.require_change_event` refuses this user one of the
+    events the row is stored with or moved to. `writes.save_child` checks both again.
+    """
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    reverting = False
+    user = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.is_bound:
+            events = writes.child_events(self.instance)
+            self.fields["seen_version"].initial = events[0].version if events else None
+
+    def clean(self):
+        cleaned = super().clean()
+        names = writes.CHILD_EVENT_FIELDS[self._meta.model]
+        values = {name: cleaned.get(name, getattr(self.instance, name, None)) for name in names}
+        if None in values.values():
+            return cleaned  # the missing event is reported on its field
+        row = self._meta.model(pk=self.instance.pk, **values)
+        events = writes.child_events(row)
+        try:
+            for event in events:
+                writes.require_change_event(self.user, event)
+        except writes.WriteRefused as error:
+            raise ValidationError(str(error), code="refused") from error
+        if self.instance.pk is not None:
+            seen = cleaned.get("seen_version")
+            if seen is None or seen != events[0].version:
+                raise ValidationError(stale_copy_message(events[0], seen), code="stale")
+        return cleaned
+
+
+def stale_copy_message(record, seen):
+    """Who changed the record (an event, actor or source) since version `seen`, what changed,
+    and where to see it."""
+    model, opts = type(record), record._meta
     records = list(
-        Event.history.filter(id=event.pk, version__gte=seen or 0)
+        model.history.filter(id=record.pk, version__gte=seen or 0)
         .select_related("history_user")
         .order_by("history_date", "history_id")
     )
@@ -545,14 +622,90 @@ def stale_copy_message(event, seen):
         delta = records[-1].diff_against(records[0])
         fields = sorted(c.field.replace("_", " ") for c in delta.changes if c.field != "version")
     return format_html(
-        "This event was changed by {} since you opened it{}. Nothing was saved: your entries are "
+        "This {} was changed by {} since you opened it{}. Nothing was saved: your entries are "
         "still in the form below. <a href='{}'>See the change in the history</a>, then open "
         "<a href='{}' target='_blank'>the current version</a> and enter your changes there.",
+        opts.verbose_name,
         ", ".join(changed_by),
         f" (changed: {', '.join(fields)})" if fields else "",
-        reverse("admin:events_event_history", args=[event.pk]),
-        reverse("admin:events_event_change", args=[event.pk]),
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[record.pk]),
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk]),
     )
+
+
+def refusal_text(error):
+    """A refusal of the write path as one sentence for a message."""
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+# What the write path refuses: shown as a message, the write rolled back.
+REFUSALS = (writes.WriteRefused, writes.PublishError, ConcurrentEditError, ValidationError)
+
+
+class WritesAdminMixin:
+    """An admin whose writes go through events/writes.py.
+
+    Its forms learn who submits them and whether they revert from history (`get_form`); what
+    the write path refuses (who may not write, the publish rule, a stale copy) becomes a
+    message and a redirect instead of a 500, and the views that write run in a transaction, so
+    nothing of a refused write is kept.
+    """
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        match = request.resolver_match
+        opts = self.opts
+        reverting = bool(
+            match and match.url_name == f"{opts.app_label}_{opts.model_name}_simple_history"
+        )
+        return type(form.__name__, (form,), {"reverting": reverting, "user": request.user})
+
+    def refused(self, request, error, outcome, url=None):
+        self.message_user(request, f"{refusal_text(error)} {outcome}", messages.ERROR)
+        return HttpResponseRedirect(url or request.get_full_path())
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        for attempt in (1, 2):
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            except ConcurrentEditError as error:
+                # Someone saved between the form's version check and this save: the transaction
+                # rolled back. Showing the form again runs the check again, which now refuses
+                # the stale copy with the input kept; only a second race lands here.
+                if attempt == 2 or object_id is None:
+                    opts = self.opts
+                    history = reverse(
+                        f"admin:{opts.app_label}_{opts.model_name}_history", args=[object_id]
+                    )
+                    return self.refused(request, error, "Nothing was saved.", history)
+            except REFUSALS as error:
+                return self.refused(request, error, "Nothing was saved.")
+        raise AssertionError("unreachable")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except REFUSALS as error:
+            return self.refused(request, error, "Nothing was deleted.")
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().history_form_view(request, object_id, version_id, extra_context)
+        except REFUSALS as error:
+            return self.refused(request, error, "Nothing was reverted.")
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method != "POST":
+            return super().changelist_view(request, extra_context)
+        # An action (delete selected, publish, merge) writes all its rows or none.
+        try:
+            with transaction.atomic():
+                return super().changelist_view(request, extra_context)
+        except REFUSALS as error:
+            return self.refused(request, error, "Nothing was changed.")
 
 
 # --- History of child rows on the parent's history page --------------------------------------
@@ -715,22 +868,13 @@ def keep_pending_import(request, upload, options):
     return pending
 
 
-def is_utf8(file):
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(file, "rb") as handle:
-        try:
-            while chunk := handle.read(1 << 16):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
-
-
-def describe_problem(row, column, message):
-    if row:
-        return f"row {row}, column {column}: {message}"
-    return f"The file {message}." if column == "(file)" else message
+def describe_problem(problem):
+    """A problem of an import as the report lists it: a row's as the command prints it; the
+    file's as a sentence that names its line."""
+    if isinstance(problem, FileProblem):
+        where = f" (line {problem.line})" if problem.line else ""
+        return f"The file {problem.message}{where}."
+    return describe_row_problem(problem)
 
 
 def import_report(request, pending, *, dry_run):
@@ -738,29 +882,23 @@ def import_report(request, pending, *, dry_run):
     options = dict(pending["options"])
     options["publish"] = options.get("publish", False) and can_publish(request)
     file = _pending_path(pending)
+    refused = []
     try:
-        if not is_utf8(file):
-            message = "is not UTF-8 text: save it as UTF-8 (CSV or JSON) and upload it again"
-            problems, counts, duplicates = [(0, "(file)", message)], None, []
-        else:
-            problems, counts, duplicates = run_import(
-                str(file), pending["format"], dry_run=dry_run, user=request.user, **options
-            )
+        # A file that is not UTF-8, CSV or JSON is one problem, at its line (run_import).
+        problems, counts, duplicates = run_import(
+            str(file), pending["format"], dry_run=dry_run, user=request.user, **options
+        )
     except DatabaseError as error:
         # The database refused a write that validation let through (say, a row added in the
         # meantime): the transaction rolled back, so nothing was written.
-        message = f"The database refused the import, so nothing was written: {error}"
-        problems, counts, duplicates = [(0, "(database)", message)], None, []
+        refused = [f"The database refused the import, so nothing was written: {error}"]
+        problems, counts, duplicates = [], None, []
     if counts is not None and not any(counts.values()):
-        problems = [
-            (
-                0,
-                "(file)",
-                "holds no events (a CSV needs rows under its header; JSON, "
-                "an event object or a list of them)",
-            )
-        ]
-        counts = None
+        message = (
+            "holds no events (a CSV needs rows under its header; JSON, "
+            "an event object or a list of them)"
+        )
+        problems, counts = [FileProblem(None, message)], None
     existing = dict(
         Event.objects.filter(slug__in=[slug for _, _, slug in duplicates]).values_list("slug", "pk")
     )
@@ -769,7 +907,7 @@ def import_report(request, pending, *, dry_run):
         "name": pending["name"],
         "options": [ImportForm.base_fields[name].label for name in options if options[name]],
         "counts": counts,
-        "problems": [describe_problem(*problem) for problem in problems],
+        "problems": refused + [describe_problem(problem) for problem in problems],
         "duplicates": [
             {
                 "row": row,
@@ -788,8 +926,18 @@ def import_report(request, pending, *, dry_run):
 # --- Events ----------------------------------------------------------------------------------
 
 
+# The inline formsets by prefix, as the event's history names their changes.
+INLINE_NOUNS = {
+    "participations": "participants",
+    "citations": "citations",
+    "outgoing_links": "links",
+}
+
+
 @admin.register(Event)
-class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
+class EventAdmin(
+    WritesAdminMixin, ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin
+):
     form = EventAdminForm
     list_display = [
         "title",
@@ -875,12 +1023,6 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
             readonly.append("review_state")
         return readonly
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        match = request.resolver_match
-        reverting = bool(match and match.url_name == "events_event_simple_history")
-        return type(form.__name__, (form,), {"reverting": reverting})
-
     def view_on_site(self, obj):
         # The public page; until it exists, the API's detail; else no link rather than an error.
         for name in ("event-detail", "api:event-detail", "event-api-detail"):
@@ -890,18 +1032,129 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
                 continue
         return None
 
+    # Writing ---------------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {
+            "may_publish": can_publish(request),
+            # Counted only when the page is rendered (not on a save that redirects).
+            "waiting_proposals": lambda: self.waiting_proposals(request, object_id).count(),
+            "proposals_url": reverse("admin:events_eventproposal_changelist")
+            + f"?event__id__exact={object_id}",
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def waiting_proposals(self, request, object_id):
+        """The proposals waiting for this event that the user may see: all of them for an
+        editor, a curator's own."""
+        if whole_number(str(object_id)) is None:
+            return EventProposal.objects.none()
+        return EventProposalAdmin.visible(request.user, EventProposal.objects.pending()).filter(
+            event_id=object_id
+        )
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        def save():
+            return super(EventAdmin, self).changeform_view(
+                request, object_id, form_url, extra_context
+            )
+
+        return self.save_or_propose(request, object_id, save)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        def revert():
+            return super(EventAdmin, self).history_form_view(
+                request, object_id, version_id, extra_context
+            )
+
+        return self.save_or_propose(request, object_id, revert)
+
+    def save_or_propose(self, request, object_id, save):
+        """Run the view that saves (the form, or a revert from history); for a curator's save of
+        a published event, as a proposal: `writes.propose` runs the ordinary save in a
+        transaction it rolls back and keeps what the event would have become."""
+        event = None
+        if request.method == "POST" and object_id is not None:
+            event = self.get_object(request, unquote(object_id))
+        if event is None or not writes.may_propose(request.user, event):
+            return save()
+        seen = whole_number(request.POST.get("seen_version", ""))
+        if seen is None:
+            return save()  # the form's own check refuses it, keeping the input
+        outcome = {}
+
+        def apply():
+            request._proposing = True
+            request._event_written = request._nothing_to_propose = False
+            try:
+                outcome["response"] = save()
+            finally:
+                request._proposing = False
+            return (
+                request._event_written
+                and not request._nothing_to_propose
+                and isinstance(outcome["response"], HttpResponseRedirect)
+            )
+
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ConcurrentEditError as error:
-            # Someone saved between the form's version check and this save: the transaction
-            # rolled back. Showing the form again runs the check again, which now refuses the
-            # stale copy with the curator's input kept; only a second race lands here.
-            if getattr(request, "_event_retried", False):
-                self.message_user(request, f"{error} Nothing was saved.", messages.ERROR)
-                return HttpResponseRedirect(reverse("admin:events_event_history", args=[object_id]))
-            request._event_retried = True
-            return self.changeform_view(request, object_id, form_url, extra_context)
+            proposal = writes.propose(request.user, event, seen, apply)
+        except ConcurrentEditError:
+            return save()  # a stale copy: the form's own check says who changed what
+        if proposal is None and request._nothing_to_propose:
+            self.message_user(request, "You changed nothing, so nothing was proposed.")
+            return HttpResponseRedirect(request.path)
+        if proposal is None:
+            return outcome["response"]  # the form with its errors; nothing was proposed
+        url = reverse("admin:events_eventproposal_change", args=[proposal.pk])
+        self.message_user(
+            request,
+            format_html(
+                "Your change was saved as a proposal for an editor to review: "
+                "<a href='{}'>see the proposal</a>. The published event stays as it is until "
+                "an editor accepts it.",
+                url,
+            ),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(url)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if getattr(request, "_proposing", False) and level != messages.ERROR:
+            return  # the save being proposed is rolled back: its "saved" is not true
+        super().message_user(request, message, level, *args, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # The event is written with its inlines, as one change, in save_related; a revert from
+        # the history page has no inlines and no save_related, so it is written here.
+        if form.reverting:
+            self.write(request, form)
+
+    def write(self, request, form, formsets=None, change=True):
+        """The event (with its inlines' rows) through `writes.save_event`; notes on the request
+        that it was written (what `save_or_propose` asks)."""
+        changed = [INLINE_NOUNS.get(f.prefix, f.prefix) for f in formsets or () if f.has_changed()]
+        # A revert (no formsets) always changes something; a form may change nothing.
+        request._nothing_to_propose = formsets is not None and not (changed or form.has_changed())
+
+        def save_children():
+            super(EventAdmin, self).save_related(request, form, formsets, change)
+
+        writes.save_event(
+            request.user,
+            form.instance,
+            seen_version=form.cleaned_data.get("seen_version"),
+            save_children=save_children if formsets is not None else None,
+            reason=f"Changed its {', '.join(changed)}" if changed else None,
+        )
+        request._event_written = True
+
+    def delete_model(self, request, obj):
+        writes.delete_event(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for event in queryset:
+            writes.delete_event(request.user, event)
 
     @admin.display(description="date", ordering="start_date")
     def dates(self, event):
@@ -952,7 +1205,7 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
         events = list(queryset.order_by("-start_date", "-id"))
         for event in events:
             event._change_reason = reason
-        changed, refused = services.set_review_state(events, state)
+        changed, refused = writes.set_review_state(request.user, events, state)
         if changed:
             self.message_user(
                 request,
@@ -1045,9 +1298,9 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     # Duplicates and merging ------------------------------------------------------------------
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
+        self.write(request, form, formsets, change)
         # After the inlines: a duplicate is judged by the initiators and targets just saved.
-        duplicates = list(services.duplicates_of(form.instance)[:RELATED_EVENTS_SHOWN])
+        duplicates = list(writes.duplicates_of(form.instance)[:RELATED_EVENTS_SHOWN])
         if duplicates:
             self.message_user(
                 request,
@@ -1106,9 +1359,9 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     def _merge(self, request, keep, merged):
         title, slug = str(merged), merged.slug
         try:
-            services.merge_events(keep, merged, user=request.user)
-        except ConcurrentEditError as error:
-            self.message_user(request, f"{error} Nothing was merged.", messages.ERROR)
+            writes.merge_events(request.user, keep, merged)
+        except REFUSALS as error:
+            self.message_user(request, f"{refusal_text(error)} Nothing was merged.", messages.ERROR)
             return None
         self.message_user(
             request,
@@ -1123,6 +1376,243 @@ class EventAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
             messages.SUCCESS,
         )
         return None
+
+
+# --- Proposed changes to published events ------------------------------------------------------
+
+
+class ProposalStateFilter(admin.SimpleListFilter):
+    """Waiting proposals unless another state is chosen: the list opens as the editors' queue."""
+
+    title = "state"
+    parameter_name = "state"
+    everything = "all"
+
+    def lookups(self, request, model_admin):
+        return [*ProposalState.choices, (self.everything, "All")]
+
+    def value(self):
+        return super().value() or ProposalState.PENDING
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.everything:
+            return queryset
+        return queryset.filter(state=value) if value in ProposalState.values else queryset.none()
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class RejectionForm(forms.Form):
+    reason = forms.CharField(
+        required=False,  # writes.reject_proposal says when one is missing
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="The curator sees this with the proposal.",
+    )
+
+
+# How the proposal's page names each key of the proposed document, in order.
+PROPOSED_FIELDS = {
+    "slug": "slug",
+    "kind": "kind",
+    "mode": "mode",
+    "title": "title",
+    "summary": "summary",
+    "start_date": "start date",
+    "end_date": "end date",
+    "date_precision": "date precision",
+    "status": "status",
+    "location": "place",
+    "participants": "participants",
+    "expelled_count": "number expelled",
+    "expelled_count_qualifier": "number expelled is",
+    "quoted_words": "quoted words",
+    "citations": "citations",
+    "links": "links",
+}
+
+
+def proposed_value_lines(field, value):
+    """A value of the proposed document (or of the event now) as lines of text."""
+    if value in (None, "", []):
+        return []
+    if field == "location":
+        return [", ".join(part for part in (value.get("place"), value.get("country_name")) if part)]
+    if field == "participants":
+        roles = dict(Role.choices)
+        return [
+            f"{item.get('actor_name') or item['actor']} ({roles.get(item['role'], item['role'])})"
+            for item in value
+        ]
+    if field == "citations":
+        return [
+            f"{item.get('source_title') or item.get('source_url')}, {item['locator']}"
+            + (f": “{item['note']}”" if item.get("note") else "")
+            for item in value
+        ]
+    if field == "links":
+        kinds = dict(LinkKind.choices)
+        return [
+            (
+                f"{kinds.get(item['kind'], item['kind'])} “{item.get('title') or item['event']}”"
+                if item["direction"] == "outgoing"
+                else f"“{item.get('title') or item['event']}” "
+                f"{kinds.get(item['kind'], item['kind']).lower()} this event"
+            )
+            for item in value
+        ]
+    return [str(value)]
+
+
+def difference_rows(proposal):
+    """`writes.proposal_difference` as the page shows it: per field, the lines now and as
+    proposed, each marked when it is not on the other side (removed, added)."""
+    order = list(PROPOSED_FIELDS)
+    rows = []
+    for field, now, proposed in sorted(
+        writes.proposal_difference(proposal),
+        key=lambda change: order.index(change[0]) if change[0] in order else len(order),
+    ):
+        before, after = proposed_value_lines(field, now), proposed_value_lines(field, proposed)
+        rows.append(
+            {
+                "field": PROPOSED_FIELDS.get(field, field.replace("_", " ")),
+                "now": [(line, line not in after) for line in before],
+                "proposed": [(line, line not in before) for line in after],
+            }
+        )
+    return rows
+
+
+@admin.register(EventProposal)
+class EventProposalAdmin(admin.ModelAdmin):
+    """Curators' changes to published events, waiting for an editor.
+
+    The list is the editors' queue (waiting ones first; a curator sees only their own); a
+    proposal's page shows, field by field, what accepting it would change (participants,
+    citations and links included), with Accept and Reject (with a reason) for an editor.
+    Deciding goes through `writes.accept_proposal` / `reject_proposal`.
+    """
+
+    list_display = ["event", "proposed_by", "proposed_at", "state", "decided_by"]
+    list_filter = [ProposalStateFilter]
+    list_select_related = ["event", "proposed_by", "decided_by"]
+    show_full_result_count = False
+    review_template = "admin/events/eventproposal/review.html"
+
+    @staticmethod
+    def visible(user, proposals):
+        """The proposals `user` may see: every one for an editor, a curator's own."""
+        return proposals if writes.is_editor(user) else proposals.filter(proposed_by=user)
+
+    def get_queryset(self, request):
+        return self.visible(request.user, super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False  # a proposal is made by saving a published event
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # decided or waiting, a proposal stays on record
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The proposal with what accepting it would change; an editor accepts or rejects it."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        queryset = self.get_queryset(request).select_related("event", "proposed_by", "decided_by")
+        number = whole_number(str(object_id))
+        proposal = queryset.filter(pk=number).first() if number is not None else None
+        if proposal is None:
+            raise Http404("No such proposal (or not yours to see).")
+        form = RejectionForm(request.POST or None)
+        if request.method == "POST":
+            response = self.decide(request, proposal, form)
+            if response is not None:
+                return response
+        may_decide = proposal.state == ProposalState.PENDING and writes.is_editor(request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Proposed change to “{proposal.event}”",
+            "proposal": proposal,
+            "event_url": reverse("admin:events_event_change", args=[proposal.event_id]),
+            "difference": difference_rows(proposal),
+            "stale": proposal.state == ProposalState.PENDING
+            and proposal.event.version != proposal.based_on_version,
+            "may_decide": may_decide,
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.review_template, context)
+
+    def decide(self, request, proposal, form):
+        """Accept or reject; a redirect when done, None to show the page again (with the
+        rejection form's error)."""
+        form.is_valid()
+        try:
+            if "_accept" in request.POST:
+                event = writes.accept_proposal(request.user, proposal)
+                self.message_user(
+                    request,
+                    format_html(
+                        "Accepted: <a href='{}'>{}</a> now shows the proposed change (version "
+                        "{}), recorded in its history as yours.",
+                        reverse("admin:events_event_change", args=[event.pk]),
+                        event,
+                        event.version,
+                    ),
+                    messages.SUCCESS,
+                )
+            elif "_reject" in request.POST:
+                writes.reject_proposal(request.user, proposal, form.cleaned_data.get("reason"))
+                self.message_user(
+                    request,
+                    f"Rejected; {proposal.proposed_by} sees your reason with the proposal.",
+                    messages.SUCCESS,
+                )
+            else:
+                return None
+        except ValidationError as error:
+            form.add_error(None, error)
+            return None
+        except writes.WriteRefused as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        except APIException as error:  # raised by the API's serializer, which accept uses
+            self.message_user(request, self.not_accepted(proposal, error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return HttpResponseRedirect(reverse("admin:events_eventproposal_changelist"))
+
+    @staticmethod
+    def not_accepted(proposal, error):
+        if error.status_code == 409:
+            current = Event.objects.filter(pk=proposal.event_id).values_list("version", flat=True)
+            return (
+                f"Not accepted: this proposal was made on version {proposal.based_on_version} "
+                f"of the event, which has changed since (it is at version {current.first()} "
+                "now), and accepting it would undo that change. Nothing was written and the "
+                "proposal still waits: reject it, saying why, so that the curator can propose "
+                "the change again on the current version."
+            )
+        problems = "; ".join(messages_in(error.detail))
+        return (
+            f"Not accepted: the proposed event is no longer valid ({problems}). Nothing was "
+            "written and the proposal still waits: reject it, saying why."
+        )
+
+
+def messages_in(detail, field=None):
+    """The messages of an API error's detail (nested dicts and lists), each with its field."""
+    if isinstance(detail, dict):
+        return [m for key, value in detail.items() for m in messages_in(value, key)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in messages_in(value, field)]
+    return [f"{field}: {detail}" if field and field != "non_field_errors" else str(detail)]
 
 
 # --- Actors, sources, countries --------------------------------------------------------------
@@ -1152,8 +1642,27 @@ class MembershipInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("country")
 
 
+class RecordAdminMixin(WritesAdminMixin):
+    """Actors and sources: each save states the version it was opened at (`SeenVersionForm`)
+    and goes through `writes.save_record`; deletes through `writes.delete_record`."""
+
+    form = SeenVersionForm
+
+    def save_model(self, request, obj, form, change):
+        writes.save_record(request.user, obj, seen_version=form.cleaned_data.get("seen_version"))
+
+    def delete_model(self, request, obj):
+        writes.delete_record(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for record in queryset:
+            writes.delete_record(request.user, record)
+
+
 @admin.register(Actor)
-class ActorAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
+class ActorAdmin(
+    RecordAdminMixin, ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin
+):
     list_display = ["name", "kind", "country"]
     list_filter = ["kind"]
     list_select_related = ["country"]
@@ -1163,7 +1672,7 @@ class ActorAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
     show_full_result_count = False
     autocomplete_fields = ["country"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["kind", "name", "slug", "country", "description", "taking_part_in"]
+    fields = ["kind", "name", "slug", "country", "description", "taking_part_in", "seen_version"]
     readonly_fields = ["taking_part_in"]
     child_histories = [
         (Office, "holder_id", [], _safe(lambda r: r.title)),
@@ -1212,13 +1721,23 @@ class ActorAdmin(ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistory
 
 
 @admin.register(Source)
-class SourceAdmin(SimpleHistoryAdmin):
+class SourceAdmin(RecordAdminMixin, SimpleHistoryAdmin):
     list_display = ["title", "publisher", "kind", "published_on"]
     list_filter = ["kind"]
     search_fields = ["title", "publisher", "url"]
     search_help_text = "Part of the title, the publisher or the address."
     show_full_result_count = False
-    fields = ["url", "title", "publisher", "author", "kind", "published_on", "language", "cited_by"]
+    fields = [
+        "url",
+        "title",
+        "publisher",
+        "author",
+        "kind",
+        "published_on",
+        "language",
+        "cited_by",
+        "seen_version",
+    ]
     readonly_fields = ["cited_by"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -1298,22 +1817,59 @@ class ChildHistoryAdmin(KnownObjectsAutocompleteMixin, SimpleHistoryAdmin):
         return False
 
 
+class EventChildAdmin(WritesAdminMixin, ChildHistoryAdmin):
+    """A participant's, citation's or link's own page (and its history, to revert): a change
+    to the row is a change to its event(s), so it goes through `writes.save_child` /
+    `delete_child`, which raise the event's version and record who made it; whoever may not
+    change the event (a curator, once it is published) sees the row read-only."""
+
+    form = EventChildForm
+
+    def may_change(self, request, row):
+        # Asked several times a page: remembered on the row, per user.
+        known = row.__dict__.setdefault("_may_change", {})
+        if request.user.pk not in known:
+            known[request.user.pk] = all(
+                writes.may_change_event(request.user, event) for event in writes.child_events(row)
+            )
+        return known[request.user.pk]
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or self.may_change(request, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or self.may_change(request, obj))
+
+    def save_model(self, request, obj, form, change):
+        seen = form.cleaned_data.get("seen_version") if change else None
+        writes.save_child(request.user, obj, seen_version=seen)
+
+    def delete_model(self, request, obj):
+        writes.delete_child(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            writes.delete_child(request.user, row)
+
+
 @admin.register(Participation)
-class ParticipationAdmin(ChildHistoryAdmin):
+class ParticipationAdmin(EventChildAdmin):
     list_display = ["event", "actor", "role"]
     list_select_related = ["event", "actor"]
     autocomplete_fields = ["event", "actor"]
 
 
 @admin.register(Citation)
-class CitationAdmin(ChildHistoryAdmin):
+class CitationAdmin(EventChildAdmin):
     list_display = ["event", "source", "locator"]
     list_select_related = ["event", "source"]
     autocomplete_fields = ["event", "source"]
 
 
 @admin.register(EventLink)
-class EventLinkAdmin(ChildHistoryAdmin):
+class EventLinkAdmin(EventChildAdmin):
     list_display = ["from_event", "kind", "to_event"]
     list_select_related = ["from_event", "to_event"]
     autocomplete_fields = ["from_event", "to_event"]

@@ -19,11 +19,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, permissions, routers, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.encoders import JSONEncoder
 
+from . import writes
 from .api_csv import CSVRenderer, stream_events
 from .filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
 from .models import (
@@ -32,7 +34,9 @@ from .models import (
     Country,
     Event,
     EventAlias,
+    EventProposal,
     Participation,
+    ProposalState,
     ReviewState,
     Source,
 )
@@ -43,7 +47,10 @@ from .serializers import (
     ActorSerializer,
     CountrySerializer,
     EventSerializer,
+    ProposalSerializer,
+    ProposalSummarySerializer,
     SourceSerializer,
+    api_errors,
     can_see_drafts,
 )
 
@@ -72,9 +79,9 @@ _ERROR_BODY = {
 _ERRORS = {
     "400": "Bad input: the body names each parameter or field at fault.",
     "401": "Not authenticated, or an invalid token.",
-    "403": "Not permitted: the model permission is missing, or publishing needs an editor.",
+    "403": "Not permitted: the model permission is missing, or the change needs an editor.",
     "404": "No such record (drafts are hidden from anonymous users), or no such page.",
-    "409": "Stale write: the `version` sent is older than the stored one.",
+    "409": "Stale write: the `version` sent (or the proposal's) is older than the stored one.",
     "412": "Stale write: `If-Match` does not match the stored version.",
     "429": "Too many anonymous requests; retry after `Retry-After` seconds.",
 }
@@ -89,7 +96,8 @@ class ApiSchema(AutoSchema):
         if self.method == "GET":
             codes += ["400", "404"] if self._is_list_view() else ["404"]
         elif self.method == "POST":
-            codes += ["400", "403"]
+            # A POST to a record (accepting or rejecting a proposal) may find none, or a stale one.
+            codes += ["400", "403"] + ([] if self._is_create_operation() else ["404", "409"])
         elif self.method in ("PUT", "PATCH"):
             codes += ["400", "403", "404"] + (["409", "412"] if versioned else [])
         return sorted(codes)
@@ -160,6 +168,14 @@ class WriteViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Re
     def perform_update(self, serializer):
         serializer.instance = self.refetched(serializer.save())
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A versioned record's ETag is its version: what If-Match sends back on a change.
+        data = getattr(response, "data", None)
+        versioned = isinstance(data, dict) and "version" in data
+        if self.detail and response.status_code < 300 and versioned and "ETag" not in response:
+            response["ETag"] = f'"{data["version"]}"'
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 class FastJSONRenderer(JSONRenderer):
     """JSON by orjson: a page of 500 events renders several times faster than with the
@@ -204,8 +220,14 @@ _EVENT_LIST_PARAMETERS = [
     ),
     retrieve=extend_schema(summary="One event (ETag: its version)"),
     create=extend_schema(summary="Create an event (curators, editors)"),
-    update=extend_schema(summary="Replace an event; send `version` or If-Match"),
-    partial_update=extend_schema(summary="Change an event; send `version` or If-Match"),
+    update=extend_schema(
+        summary="Replace an event; send `version` or If-Match",
+        responses={200: EventSerializer, 202: ProposalSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change an event; send `version` or If-Match",
+        responses={200: EventSerializer, 202: ProposalSerializer},
+    ),
 )
 class EventViewSet(WriteViewSet):
     """Diplomatic events with participants, citations and links, in one shape.
@@ -278,9 +300,17 @@ class EventViewSet(WriteViewSet):
         return Response(event, headers={"ETag": f'"{event["version"]}"'})
 
     def update(self, request, *args, **kwargs):
-        response = super().update(request, *args, **kwargs)
-        response["ETag"] = f'"{response.data["version"]}"'
-        return response
+        """A change, or for a curator's change to a published event a proposal (202)."""
+        serializer = self.get_serializer(
+            self.get_object(), data=request.data, partial=kwargs.pop("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        result = serializer.save()
+        if isinstance(result, EventProposal):
+            proposal = ProposalSerializer(result, context=self.get_serializer_context()).data
+            return Response(proposal, status=202, headers={"Location": proposal["url"]})
+        data = serializer.data
+        return Response(data, headers={"ETag": f'"{data["version"]}"'})
 
 
 # --- Actors, sources, countries ----------------------------------------------------------
@@ -293,6 +323,7 @@ class ActorViewSet(WriteViewSet):
     """
 
     serializer_class = ActorSerializer
+    versioned = True
     lookup_field = "slug"
     filterset_class = ActorFilter
     queryset = Actor.objects.with_related().order_by("name", "id")
@@ -302,6 +333,7 @@ class SourceViewSet(WriteViewSet):
     """Documents that evidence events, each with the newest events it evidences."""
 
     serializer_class = SourceSerializer
+    versioned = True
     filterset_class = SourceFilter
     queryset = Source.objects.all()
 
@@ -385,3 +417,65 @@ def country_event_counts(country_ids, events):
     for country_id, role, n in roles:
         counts[country_id][("role", role)] = n
     return counts
+
+
+# --- Proposed changes to published events --------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Proposals: an editor's queue, a curator's own"),
+    retrieve=extend_schema(summary="One proposal with its field-by-field difference"),
+)
+class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Curators' changes to published events, waiting for an editor (writes.propose).
+
+    Editors see every proposal, curators their own; `?state=pending` for the queue. An editor
+    accepts one (`POST …/accept/`: the change is written, version check included: a proposal
+    made from an older version is refused with 409) or rejects it with a reason
+    (`POST …/reject/` with `{"reason": …}`).
+    """
+
+    serializer_class = ProposalSerializer
+    queryset = EventProposal.objects.all()  # for the schema; get_queryset() narrows it
+    permission_classes = [permissions.IsAuthenticated]
+    pagination_class = NumberPagination
+
+    def get_serializer_class(self):
+        # The difference costs the event's representation: the list leaves it to the detail.
+        return ProposalSummarySerializer if self.action == "list" else ProposalSerializer
+
+    def get_queryset(self):
+        proposals = EventProposal.objects.select_related("event", "proposed_by", "decided_by")
+        if not writes.is_editor(self.request.user):
+            proposals = proposals.filter(proposed_by=self.request.user)
+        state = self.request.query_params.get("state")
+        if state:
+            if state not in ProposalState.values:
+                raise serializers.ValidationError(
+                    {"state": [f"One of {', '.join(ProposalState.values)}, not {state!r}."]}
+                )
+            proposals = proposals.filter(state=state)
+        return proposals.order_by("-proposed_at", "-id")
+
+    @extend_schema(request=None, responses={200: EventSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        proposal = self.get_object()
+        with api_errors():
+            event = writes.accept_proposal(request.user, proposal)
+        data = EventSerializer(event, context=self.get_serializer_context()).data
+        return Response(data, headers={"ETag": f'"{data["version"]}"'})
+
+    @extend_schema(
+        request=inline_serializer("Rejection", {"reason": serializers.CharField()}),
+        responses={200: ProposalSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        proposal = self.get_object()
+        reason = request.data.get("reason") if hasattr(request.data, "get") else None
+        with api_errors():
+            writes.reject_proposal(
+                request.user, proposal, reason if isinstance(reason, str) else ""
+            )
+        return Response(self.get_serializer(proposal).data)

@@ -6,78 +6,54 @@ participants, citations and links flattened so that nothing is lost.
 
 import csv
 import json
+import operator
 
 from rest_framework import renderers
 
+from . import shape
 from .representation import CHUNK_SIZE, represent_in_chunks
 
-CSV_COLUMNS = [
-    "slug",
-    "kind",
-    "mode",
-    "title",
-    "summary",
-    "start_date",
-    "end_date",
-    "date_precision",
-    "status",
-    "location_country",
-    "place",
-    "expelled_count",
-    "expelled_count_qualifier",
-    "quoted_words",
-    "review_state",
-    "participants",
-    "citations",
-    "links",
-    "linked_from",
-    "version",
-    "cameo_code",
-    "plover_type",
-    "plover_mode",
-]
+CSV_COLUMNS = list(shape.CSV_COLUMNS)
+
+# The columns made by hand from the representation: the location's two and the children's.
+# Every other column is its field's value as the representation shows it (None, an empty
+# cell: csv writes None as "").
+BUILT = frozenset(["location", "participants", "citations", "links"])
+# Each column's field in the representation, read at once; a built column is then replaced.
+_read = operator.itemgetter(*(field.name for field in shape.CSV_FIELDS for _ in field.columns))
+_COUNTRY, _PLACE, _PARTICIPANTS, _CITATIONS, _LINKS, _LINKED_FROM = (
+    CSV_COLUMNS.index(column)
+    for column in (
+        "location_country",
+        "place",
+        "participants",
+        "citations",
+        "links",
+        "linked_from",
+    )
+)
 
 
 def event_row(event):
     """One CSV row from an event's representation (representation.represent)."""
+    row = list(_read(event))
     location = event["location"]
+    row[_COUNTRY] = location["country"]
+    row[_PLACE] = location["place"]
+    row[_PARTICIPANTS] = ";".join(f"{p['role']}:{p['actor']}" for p in event["participants"])
     citations = [
         {name: value for name, value in citation.items() if name != "source"}
         for citation in event["citations"]
     ]
-    return [
-        event["slug"],
-        event["kind"],
-        event["mode"],
-        event["title"],
-        event["summary"],
-        event["start_date"],
-        event["end_date"] or "",
-        event["date_precision"],
-        event["status"],
-        location["country"] or "",
-        location["place"],
-        "" if event["expelled_count"] is None else event["expelled_count"],
-        event["expelled_count_qualifier"] or "",
-        event["quoted_words"],
-        event["review_state"],
-        ";".join(f"{p['role']}:{p['actor']}" for p in event["participants"]),
-        json.dumps(citations, ensure_ascii=False) if citations else "",
-        ";".join(
-            f"{link['kind']}:{link['event']}"
-            for link in event["links"]
-            if link["direction"] == "outgoing"
-        ),
-        ";".join(
-            f"{link['kind']}:{link['event']}"
-            for link in event["links"]
-            if link["direction"] == "incoming"
-        ),
-        event["version"],
-        event["cameo_code"],
-        event["plover_type"],
-        event["plover_mode"],
-    ]
+    row[_CITATIONS] = json.dumps(citations, ensure_ascii=False) if citations else ""
+    links = event["links"]
+    row[_LINKS] = ";".join(
+        f"{link['kind']}:{link['event']}" for link in links if link["direction"] == "outgoing"
+    )
+    row[_LINKED_FROM] = ";".join(
+        f"{link['kind']}:{link['event']}" for link in links if link["direction"] == "incoming"
+    )
+    return row
 
 
 class _Lines:

@@ -18,6 +18,7 @@ router.register("events", api.EventViewSet, basename="event")
 router.register("actors", api.ActorViewSet, basename="actor")
 router.register("countries", api.CountryViewSet, basename="country")
 router.register("sources", api.SourceViewSet, basename="source")
+router.register("proposals", api.ProposalViewSet, basename="proposal")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

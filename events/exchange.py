@@ -16,26 +16,39 @@ Links go in last (they may name events further down the file). When any row had 
 the transaction is rolled back, so nothing is written; a dry run rolls back too.
 
 Rows are numbered as a spreadsheet shows them: in a CSV the header is row 1; in JSON the first
-object is row 1.
+object is row 1. The header's problems (an unknown column, one named twice) are row 1's. A file
+that stops being readable (not UTF-8, not valid CSV or JSON) is one problem, at its line. A
+file holds what the export writes and what the API accepts, no more: every column and key is
+one the import reads (or knows to ignore), texts are at most TEXT_MAX_LENGTH characters as in
+the API, and JSON nests at most JSON_MAX_DEPTH levels.
 """
 
+import codecs
 import csv
 import datetime
 import functools
 import json
 import operator
+import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, URLValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    ProhibitNullCharactersValidator,
+)
 from django.db import connection, models, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from . import writes
 from .api_csv import CSV_COLUMNS
 from .codes import codes_for
-from .filters import resolve_country
+from .filters import resolve_country, whole_number
 from .models import (
+    TEXT_MAX_LENGTH,
     Actor,
     ActorKind,
     Citation,
@@ -47,6 +60,7 @@ from .models import (
     ReviewState,
     Role,
     Source,
+    SourceKind,
     build_search_text,
     period_end,
     refresh_involvements,
@@ -100,7 +114,7 @@ COPY_COLUMNS = {
     Citation: lambda: CITATION_COLUMNS,
 }
 
-# services.find_duplicates for a chunk of new events at once, on either database: for each
+# writes.find_duplicates for a chunk of new events at once, on either database: for each
 # candidate c, the first stored event (by date, id) of its kind whose dates overlap its own and
 # that has every one of its initiators and targets. Dates: from `low` (the first day less the
 # longest span of a stored event: no event starting earlier can overlap) to the last day.
@@ -185,9 +199,37 @@ DUPLICATES_SQL = {
 
 
 class RowError(Exception):
+    """A problem of one row, in one column (None: the row as a whole)."""
+
     def __init__(self, column, message):
         self.column, self.message = column, message
-        super().__init__(f"column {column}: {message}")
+        super().__init__(f"column {column}: {message}" if column else message)
+
+
+class FileError(Exception):
+    """The file cannot be read on (not UTF-8, not JSON, not CSV): a problem at a line."""
+
+    def __init__(self, line, message):
+        self.line, self.message = line, message
+        super().__init__(f"line {line}: the file {message}")
+
+
+class FileProblem(NamedTuple):
+    """A problem of the file as a whole, which stopped its reading; `message` says what the
+    file is or does ("is not valid JSON: …"), at `line` (None: nowhere in particular)."""
+
+    line: int | None
+    message: str
+
+
+def describe_problem(problem):
+    """A problem as one line of text: `row N, column C: message` (a row's), `row N: message`
+    (a whole row's) or `line L: the file …` (the file's). The command prints these."""
+    if isinstance(problem, FileProblem):
+        where = f"line {problem.line}: " if problem.line else ""
+        return f"{where}the file {problem.message}"
+    row, column, message = problem
+    return f"row {row}, column {column}: {message}" if column else f"row {row}: {message}"
 
 
 @dataclass
@@ -204,9 +246,53 @@ class Record:
     links: list  # [(kind, other slug)] outgoing
     linked_from: list  # [(kind, other slug)] incoming
     errors: list = field(default_factory=list)
+    # False when the row could not be read as an event at all: only its errors are reported.
+    readable: bool = True
+    # The event's version the file was exported at: the version a change is based on.
+    version: int | None = None
 
 
 # --- Reading -----------------------------------------------------------------------------
+
+# How deep JSON may nest, counted from the event: its object is level 1, a list in it level 2,
+# an object in that list level 3 (as deep as the event's shape goes: a citation). In a CSV file
+# the JSON of a cell counts the same way, its outer list being level 2. Deeper nesting is a
+# problem of its row, however deep it goes (Python's parser would give up, with an error that
+# names nothing, at about a thousand levels).
+JSON_MAX_DEPTH = 10
+NESTING = f"nested deeper than {JSON_MAX_DEPTH} levels, the import's limit"
+
+# The API's bounds for a number of people expelled (PostgreSQL's integer column, which
+# SQLite does not enforce); below 1 the model's constraint says the rule.
+EXPELLED_COUNT_MAX = 2_147_483_647
+
+# The csv module refuses a cell over 131,072 characters (its default field_size_limit), less
+# than an export writes: a citations cell holds any number of notes of TEXT_MAX_LENGTH each.
+# What bounds a cell is the file's size (the admin takes 20 MB; the command reads the
+# operator's own files), so the reader takes cells of any size and texts are checked by field.
+CSV_FIELD_SIZE_LIMIT = 2**31 - 1
+REQUIRED_COLUMNS = {"slug", "kind", "title", "start_date"}
+# A CSV file's columns: the export's, and `actors` (names and kinds for --create-actors).
+CSV_KNOWN_COLUMNS = frozenset([*CSV_COLUMNS, "actors"])
+ACTOR_KEYS = frozenset(["slug", "name", "kind", "country"])
+
+
+@functools.cache
+def json_keys():
+    """The keys of the API's event shape, for the event and for each object in it: what a JSON
+    file may hold. The import reads some of them and ignores the derived ones (url, codes,
+    names of countries, titles of linked events); `source_kind` lets it create a source."""
+    # Imported on first use: the serializers import the write layer, which may import this.
+    from .serializers import EventSerializer
+
+    fields = EventSerializer().fields
+    return {
+        "event": frozenset(fields),
+        "location": frozenset(fields["location"].fields),
+        "participants": frozenset(fields["participants"].child.fields),
+        "citations": frozenset(fields["citations"].child.fields) | {"source_kind"},
+        "links": frozenset(fields["links"].child.fields),
+    }
 
 
 def detect_format(path, given=None):
@@ -220,33 +306,289 @@ def open_text(path):
 
 
 def read_records(path, fmt):
-    """Yield a Record per row of the file, streaming."""
+    """Yield a Record per row of the file, streaming. Raises FileError where the file stops
+    being CSV or JSON, and RowError (row 1) when a CSV file lacks a required column."""
     with open_text(path) as handle:
-        if fmt == "csv":
-            reader = csv.DictReader(handle)
-            missing = {"slug", "kind", "title", "start_date"} - set(reader.fieldnames or [])
-            if missing:
-                raise RowError(", ".join(sorted(missing)), "required column missing (row 1)")
-            for number, row in enumerate(reader, start=2):
-                yield record_from_csv(number, row)
+        # (record, whether its text may hold a NUL character: a quick test of the text read)
+        for record, nul in read_csv(handle) if fmt == "csv" else read_json(handle):
+            columns = nul and nul_columns(record)
+            if columns:
+                # Kept out of every query too: PostgreSQL takes no NUL, even in a parameter.
+                message = str(NO_NUL.message)
+                record = unreadable(
+                    record.row, record.errors + [RowError(c, message) for c in columns]
+                )
+            yield record
+
+
+def read_json(handle):
+    events = JSONEvents(handle)
+    for number, value in events:
+        if isinstance(value, RowError):
+            yield unreadable(number, [value]), False
         else:
-            for number, obj in enumerate(iter_json(handle), start=1):
-                yield record_from_json(number, obj)
+            yield record_from_json(number, value), events.nul
 
 
-def iter_json(handle):
-    """The objects of a JSON file holding one object or a list, streamed with ijson."""
-    import ijson
+def unreadable(row, errors):
+    """A row that cannot be read as an event: only its problems are reported."""
+    return Record(row, "", {}, None, [], {}, [], [], [], errors, readable=False)
 
-    first = handle.read(1)
-    while first and first.isspace():
-        first = handle.read(1)
-    handle.seek(0)
-    if first == "{":
-        yield json.load(handle)
-        return
-    raw = handle.buffer if hasattr(handle, "buffer") else handle
-    yield from ijson.items(raw, "item", use_float=True)
+
+def read_csv(handle):
+    csv.field_size_limit(CSV_FIELD_SIZE_LIMIT)
+    reader = csv.reader(handle)
+    try:
+        columns = next(reader, [])
+        missing = REQUIRED_COLUMNS - set(columns)
+        if missing:
+            raise RowError(", ".join(sorted(missing)), "required column missing")
+        header = []
+        for position, name in enumerate(columns, start=1):
+            if not name.strip():
+                header.append(RowError(None, f"column {position} has no name"))
+            elif name not in CSV_KNOWN_COLUMNS:
+                header.append(
+                    RowError(name, "unknown column: the import does not read it (docs/csv.md)")
+                )
+            elif columns.index(name) != position - 1:
+                header.append(RowError(name, "appears twice in the header"))
+        if header:
+            # The header's problems, once, as those of its row (1): nothing is written.
+            yield unreadable(1, header), False
+        # Rows numbered as a spreadsheet shows them: blank ones too, though they hold nothing.
+        for number, cells in enumerate(reader, start=2):
+            if not cells:
+                continue
+            record = record_from_csv(number, dict(zip(columns, cells, strict=False)))
+            if len(cells) > len(columns):
+                record.errors.append(RowError(None, "more cells than the header has columns"))
+            line = "\n".join(cells)
+            # A NUL character as such, or escaped in a cell's JSON.
+            yield record, "\x00" in line or "\\u0000" in line
+    except csv.Error as error:
+        raise FileError(reader.line_num, f"is not valid CSV: {error}") from error
+
+
+# JSON text up to its next bracket (group 1), or up to its end (group 1 empty): runs of
+# anything else, strings whole (a bracket in a string is text), a string still open at the end
+# included. It matches wherever the previous match ended, so `finditer` steps from bracket to
+# bracket; possessive quantifiers never backtrack, so the time is linear in the text.
+BRACKET = re.compile(r'(?:[^"\[\]{}]++|"(?:[^"\\]++|\\.?)*+(?:"|\Z))*+([\[\]{}]|\Z)', re.DOTALL)
+STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# A value that is neither an object nor a list: a string, or a run up to the next delimiter.
+SCALAR = re.compile(r'"(?:[^"\\]++|\\.)*+"|[^\s,:\[\]{}"]++', re.DOTALL)
+BLANK = re.compile(r"[ \t\n\r]*+")
+KEY_BEFORE = re.compile(r'("(?:[^"\\]|\\.)*")\s*:\s*\Z', re.DOTALL)
+
+
+def refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+DECODER = json.JSONDecoder(parse_constant=refuse_constant)
+
+
+def nests_deeper(value, level=1):
+    """Whether a parsed value, at `level`, nests deeper than JSON_MAX_DEPTH."""
+    containers = [value]
+    while containers:
+        if level > JSON_MAX_DEPTH:
+            return True
+        inner = []
+        for container in containers:
+            for item in container.values() if isinstance(container, dict) else container:
+                if isinstance(item, (dict, list)):
+                    inner.append(item)
+        containers, level = inner, level + 1
+    return False
+
+
+class JSONEvents:
+    """The events of a JSON file holding an event object or a list of them, streamed: read a
+    megabyte at a time, each event parsed on its own with the json module.
+
+    Yields (row, value): the parsed value, or a RowError when it nests deeper than
+    JSON_MAX_DEPTH. Raises FileError, naming the line, where the file is not JSON. An event
+    that cannot simply be parsed where it stands is delimited by counting its brackets (no
+    recursion, so no depth is too deep), which also says where it goes too deep."""
+
+    def __init__(self, handle, chunk=1 << 20):
+        self.handle, self.chunk = handle, chunk
+        self.text, self.at, self.eof, self.nul = "", 0, False, False
+        self.counted, self.lines = 0, 1  # text[counted] is on line `lines`
+
+    def __iter__(self):
+        first = self.next_char()
+        if first == "[":
+            self.at += 1
+            row, after = 0, self.next_char()
+            while after != "]":
+                if not after:
+                    raise self.error(self.at, "it ends inside the list")
+                row += 1
+                yield row, self.value()
+                after = self.next_char()
+                if after == ",":
+                    self.at += 1
+                    after = self.next_char()
+                    if after == "]":
+                        raise self.error(self.at, "a comma before ']'")
+                elif after and after != "]":
+                    raise self.error(self.at, "expecting ',' or ']' after an event")
+            self.at += 1
+        elif first == "{":
+            yield 1, self.value()
+        elif first:
+            self.value()  # a lone value: no event, if it is JSON at all
+        if self.next_char():
+            raise self.error(self.at, "extra data after its end")
+
+    def line_at(self, position):
+        if position >= self.counted:
+            self.lines += self.text.count("\n", self.counted, position)
+        else:
+            self.lines -= self.text.count("\n", position, self.counted)
+        self.counted = position
+        return self.lines
+
+    def error(self, position, message):
+        return FileError(self.line_at(position), f"is not valid JSON: {message}")
+
+    def more(self):
+        """Read on, dropping the text before `at` (read already); False at the end."""
+        piece = "" if self.eof else self.handle.read(self.chunk)
+        if not piece:
+            self.eof = True
+            return False
+        self.line_at(self.at)
+        self.text = self.text[self.at :] + piece
+        self.at = self.counted = 0
+        return True
+
+    def next_char(self):
+        """The next character that is not blank (`at` moves to it), or "" at the end."""
+        while True:
+            self.at = BLANK.match(self.text, self.at).end()
+            if self.at < len(self.text):
+                return self.text[self.at]
+            if not self.more():
+                return ""
+
+    def value(self):
+        """The value at `at`, parsed (RowError if it nests too deep); `at` moves past it."""
+        if self.text[self.at] in "[{":
+            # Most often the value is there whole, valid and shallow: parsed where it stands.
+            # Else (cut off by the end of what was read, not JSON, too deep for the parser or
+            # for the limit) its brackets say where it ends and how deep it goes.
+            try:
+                value, end = DECODER.raw_decode(self.text, self.at)
+            except (ValueError, RecursionError):
+                return self.delimited()
+            if nests_deeper(value):
+                return self.delimited()
+            self.nul = self.text.find("\\u0000", self.at, end) >= 0
+            self.at = end
+            return value
+        # A value that is not an event, whole when what follows it has been read too.
+        match = SCALAR.match(self.text, self.at)
+        while (not match and self.text[self.at] == '"') or (
+            match and match.end() == len(self.text)
+        ):
+            if not self.more():
+                break
+            match = SCALAR.match(self.text, self.at)
+        return self.parse(match.end() - self.at if match else len(self.text) - self.at)
+
+    def delimited(self):
+        """The object or list at `at`, delimited by counting its brackets, then parsed (or a
+        RowError if it nests deeper than JSON_MAX_DEPTH)."""
+        # Offsets from `at`, which `more()` moves.
+        end, depth, deepest = 0, 0, None
+        while True:
+            for match in BRACKET.finditer(self.text, self.at + end):
+                bracket = match[1]
+                if not bracket:  # the end of the text read so far
+                    end = match.start() - self.at
+                    break
+                depth += STEP[bracket]
+                if depth > JSON_MAX_DEPTH and deepest is None:
+                    deepest = match.end() - 1 - self.at
+                if not depth:
+                    end = match.end() - self.at
+                    break
+            if not depth:
+                break
+            if not self.more():
+                if deepest is None:
+                    return self.parse(len(self.text) - self.at)  # json says what is wrong
+                raise self.error(len(self.text), "it ends inside an event")
+        if deepest is None:
+            return self.parse(end)
+        key, line = self.key_around(deepest), self.line_at(self.at + deepest)
+        self.at += end
+        return RowError(key, f"{NESTING} (line {line})")
+
+    def key_around(self, position):
+        """The key of the event whose value holds `position` (an offset from `at`), if the
+        value at `at` is an object."""
+        if self.text[self.at] != "{":
+            return None
+        depth, opened = 0, None
+        for match in BRACKET.finditer(self.text, self.at, self.at + position):
+            if not match[1]:
+                break
+            depth += STEP[match[1]]
+            if depth == 2 and match[1] in "[{":
+                opened = match.start(1)
+        found = opened and KEY_BEFORE.search(self.text, self.at, opened)
+        return json.loads(found[1]) if found else None
+
+    def parse(self, length):
+        text, line = self.text[self.at : self.at + length], self.line_at(self.at)
+        self.at += length
+        self.nul = "\\u0000" in text  # JSON holds a NUL character only as this escape
+        try:
+            return json.loads(text, parse_constant=refuse_constant)
+        except json.JSONDecodeError as error:
+            message = error.msg[:1].lower() + error.msg[1:]
+            raise FileError(line + error.lineno - 1, f"is not valid JSON: {message}") from error
+        except ValueError as error:  # a number too long for Python, NaN or Infinity
+            raise FileError(line, f"is not valid JSON: {error}") from error
+
+
+def json_cell(row, column):
+    """The JSON list of a CSV cell, which nests from level 2 (its row's event is level 1)."""
+    deep = RowError(column, f"{NESTING} (the cell's list is level 2)")
+    try:
+        value = DECODER.decode(row[column])
+    except RecursionError as error:  # too deep for the parser: far beyond the limit
+        raise deep from error
+    except ValueError:
+        value = None
+    if not isinstance(value, list):
+        raise RowError(column, f"not a JSON list of {column}")
+    if nests_deeper(value, level=2):
+        raise deep
+    return value
+
+
+def json_objects(items, column, errors):
+    """The objects of a list from the file (a problem for anything else in it, and for each
+    key the event's shape does not have)."""
+    if not isinstance(items, list):
+        errors.append(RowError(column, "not a JSON list"))
+        return []
+    objects = [item for item in items if isinstance(item, dict)]
+    if len(objects) < len(items):
+        errors.append(RowError(column, "each item is a JSON object"))
+    known = ACTOR_KEYS if column == "actors" else json_keys()[column]
+    unknown = set().union(*objects) - known
+    errors += [
+        RowError(column, f"unknown key {key!r}: the import does not read it")
+        for key in sorted(unknown)
+    ]
+    return objects
 
 
 def split_pairs(value, column):
@@ -262,24 +604,35 @@ def split_pairs(value, column):
     return pairs
 
 
+def read_version(value, errors):
+    """The `version` column: empty, or the whole number an export wrote."""
+    if value is None or value == "":
+        return None
+    version = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        version = whole_number(value.strip())
+    if version is None or version < 1:
+        errors.append(RowError("version", f"{value!r} is not a version (a whole number from 1)"))
+        return None
+    return version
+
+
 def record_from_csv(number, row):
     record = Record(number, (row.get("slug") or "").strip(), {}, None, [], {}, [], [], [])
+    record.fields = {name: row.get(name, "") or "" for name in EVENT_FIELDS if name in row}
+    record.review_state = (row.get("review_state") or "").strip() or None
+    record.version = read_version(row.get("version"), record.errors)
     try:
-        record.fields = {name: row.get(name, "") or "" for name in EVENT_FIELDS if name in row}
-        record.review_state = (row.get("review_state") or "").strip() or None
         record.participants = split_pairs(row.get("participants"), "participants")
         if row.get("actors"):
-            try:
-                for actor in json.loads(row["actors"]):
-                    record.actors[actor["slug"]] = actor
-            except (ValueError, TypeError, KeyError) as error:
-                raise RowError("actors", f"not a JSON list of actors ({error})") from error
+            for actor in json_objects(json_cell(row, "actors"), "actors", record.errors):
+                slug = text(actor.get("slug"))
+                if not slug:
+                    raise RowError("actors", "an actor without a slug")
+                record.actors[slug] = actor
         if row.get("citations"):
-            try:
-                record.citations = json.loads(row["citations"])
-                assert isinstance(record.citations, list)
-            except (ValueError, AssertionError) as error:
-                raise RowError("citations", "not a JSON list of citations") from error
+            cell = json_cell(row, "citations")
+            record.citations = json_objects(cell, "citations", record.errors)
         record.links = split_pairs(row.get("links"), "links")
         record.linked_from = split_pairs(row.get("linked_from"), "linked_from")
     except RowError as error:
@@ -289,22 +642,32 @@ def record_from_csv(number, row):
 
 def record_from_json(number, obj):
     record = Record(number, "", {}, None, [], {}, [], [], [])
+    errors = record.errors
     if not isinstance(obj, dict):
-        record.errors.append(RowError("(object)", "each event is a JSON object"))
+        errors.append(RowError(None, "not an event: each event is a JSON object"))
+        record.readable = False
         return record
-    record.slug = str(obj.get("slug") or "").strip()
+    errors += [
+        RowError(key, "unknown key: the import does not read it")
+        for key in sorted(obj.keys() - json_keys()["event"])
+    ]
+    record.slug = text(obj.get("slug")).strip()
+    record.fields = {name: obj[name] for name in EVENT_FIELDS if name in obj}
+    for name, value in record.fields.items():
+        if isinstance(value, dict | list):
+            errors.append(RowError(name, "a single value, not a JSON object or list"))
     location = obj.get("location") or {}
-    record.fields = {name: obj.get(name) for name in EVENT_FIELDS if name in obj}
     if isinstance(location, dict):
+        json_objects([location], "location", errors)  # for its unknown keys
         record.fields["location_country"] = location.get("country") or ""
         record.fields["place"] = location.get("place") or ""
-    record.review_state = obj.get("review_state")
-    for participant in obj.get("participants") or []:
-        if not isinstance(participant, dict):
-            record.errors.append(RowError("participants", "each participant is an object"))
-            continue
-        slug = participant.get("actor") or ""
-        record.participants.append((participant.get("role") or "", slug))
+    else:
+        errors.append(RowError("location", "not a JSON object"))
+    record.review_state = text(obj.get("review_state")) or None
+    record.version = read_version(obj.get("version"), errors)
+    for participant in json_objects(obj.get("participants") or [], "participants", errors):
+        slug = text(participant.get("actor"))
+        record.participants.append((text(participant.get("role")), slug))
         if participant.get("actor_name"):
             record.actors[slug] = {
                 "slug": slug,
@@ -312,15 +675,20 @@ def record_from_json(number, obj):
                 "kind": participant.get("actor_kind"),
                 "country": participant.get("country"),
             }
-    record.citations = [c for c in obj.get("citations") or [] if isinstance(c, dict)]
-    for link in obj.get("links") or []:
-        if not isinstance(link, dict):
+    record.citations = json_objects(obj.get("citations") or [], "citations", errors)
+    for link in json_objects(obj.get("links") or [], "links", errors):
+        direction = link.get("direction", "outgoing")
+        if direction not in ("outgoing", "incoming"):
+            errors.append(RowError("links", f"unknown direction {direction!r}"))
             continue
-        target = record.links if link.get("direction", "outgoing") == "outgoing" else None
-        (target if target is not None else record.linked_from).append(
-            (link.get("kind") or "", link.get("event") or "")
-        )
+        pairs = record.links if direction == "outgoing" else record.linked_from
+        pairs.append((text(link.get("kind")), text(link.get("event"))))
     return record
+
+
+def text(value):
+    """A JSON value that names something, as text (a number or list fails the name checks)."""
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
 # --- Validation --------------------------------------------------------------------------
@@ -339,8 +707,97 @@ def parse_date(value, column):
 ROLES = frozenset(Role.values)
 ACTOR_KINDS = frozenset(ActorKind.values)
 LINK_KINDS = frozenset(LinkKind.values)
+REVIEW_STATES = frozenset(ReviewState.values)
+SOURCE_KINDS = frozenset(SourceKind.values)
+NO_NUL = ProhibitNullCharactersValidator()
+
+
+def length_problem(value, limit):
+    """The message of Django's max-length validator (the admin's and the API's) for a text
+    longer than `limit`, else None."""
+    try:
+        MaxLengthValidator(limit)(value)
+    except ValidationError as error:
+        return error.messages[0]
+    return None
+
+
+# A citation's texts, and the fields of a source that a citation creates (by key in the file).
+CITATION_TEXTS = [
+    "source_url",
+    "source_title",
+    "source_publisher",
+    "source_published_on",
+    "source_kind",
+    "locator",
+    "note",
+]
+SOURCE_FIELDS = {"source_title": "title", "source_publisher": "publisher"}
+
+
+def field_problems(model, name, value):
+    """What the validators of `model`'s field `name` (its length, its form) say of `value`."""
+    try:
+        model._meta.get_field(name).run_validators(value)
+    except ValidationError as error:
+        return error.messages
+    return []
+
+
+def holds_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(item) for item in value)
+    return False
+
+
+def nul_columns(record):
+    """The columns of a row holding a NUL character: the API refuses it (and PostgreSQL can
+    store none), so the import refuses it too, with the API's message."""
+    found = [name for name, value in record.fields.items() if holds_nul(value)]
+    for column in ("slug", "participants", "actors", "citations", "links", "linked_from"):
+        if holds_nul(getattr(record, column)):
+            found.append(column)
+    return found
+
+
 # Event fields a row's validation skips: the slug is checked on its own, the country by code.
 UNCHECKED = {"slug", "location_country"}
+
+
+@functools.cache
+def constraint_message(name):
+    return next(str(c.violation_error_message) for c in Event._meta.constraints if c.name == name)
+
+
+def expelled_count(value):
+    """The number of people expelled as the file gives it (text in a CSV, a number in JSON),
+    held to the API's rule: a whole number from 1 to EXPELLED_COUNT_MAX, or none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise RowError("expelled_count", f"{value!r} is not a whole number")
+    if isinstance(value, str):
+        # ASCII digits only: int() would also take "٣" or "1_000".
+        written = value.strip()
+        digits = whole_number(written.removeprefix("-"))
+        if digits is None:
+            raise RowError("expelled_count", f"{value!r} is not a whole number")
+        count = -digits if written.startswith("-") else digits
+    elif isinstance(value, int | float):
+        count = int(value)
+    else:
+        raise RowError("expelled_count", f"{value!r} is not a whole number")
+    if count < 1:
+        raise RowError("expelled_count", constraint_message("event_expelled_count_positive"))
+    try:
+        MaxValueValidator(EXPELLED_COUNT_MAX)(count)
+    except ValidationError as error:
+        raise RowError("expelled_count", error.messages[0]) from error
+    return count
 
 
 class EventRow:
@@ -364,7 +821,12 @@ def field_checks():
         if f.name in UNCHECKED or f.generated:
             continue
         allowed = frozenset(value for value, _ in f.flatchoices) if f.choices else None
-        extra = [v for v in f.validators if not isinstance(v, MaxLengthValidator)]
+        # max_length is checked as such; any other limit (a text's own) by its validator.
+        extra = [
+            v
+            for v in f.validators
+            if not (isinstance(v, MaxLengthValidator) and v.limit_value == f.max_length)
+        ]
         checks.append((f.attname, f, allowed, f.max_length, extra))
     return checks
 
@@ -411,10 +873,11 @@ class Importer:
         self.create_actors = create_actors
         self.skip_duplicates = skip_duplicates
         self.log = log or (lambda message: None)
-        # Who imports (the admin's user): named on every history record the import writes.
-        self.user_id = user.pk if user is not None else None
+        # Who imports: the admin's user, or on the command line a curator (an editor with
+        # --publish); a user is named on every history record the import writes.
+        self.user = user if user is not None else writes.CommandLine(editor=publish)
+        self.user_id = writes.history_user(self.user).pk if user is not None else None
         self.countries = {}
-        self.url_validator = URLValidator()
         self.copy = connection.vendor == "postgresql"
 
     def run(self, records, dry_run=False):
@@ -467,7 +930,8 @@ class Importer:
         if problems:
             self.failed = True
         if not self.failed:
-            self._write_chunk(chunk, actors, sources)
+            problems = self._write_chunk(chunk, actors, sources)
+            self.failed = bool(problems)
         return problems
 
     def _known_actors(self, chunk):
@@ -506,11 +970,15 @@ class Importer:
         problems = []
         slugs = self.slugs
         for record in chunk:
+            if not record.readable:
+                problems += [(record.row, e.column, e.message) for e in record.errors]
+                continue
             errors = list(record.errors)
             if not record.slug:
                 errors.append(RowError("slug", "required"))
             elif record.slug in slugs:
                 errors.append(RowError("slug", f"{record.slug!r} appears twice in the file"))
+            errors += [RowError("slug", m) for m in field_problems(Event, "slug", record.slug)]
             slugs.add(record.slug)
             try:
                 record.values = self.build_values(record)
@@ -519,18 +987,23 @@ class Importer:
                 record.values = None
             if record.values is not None:
                 errors += self.check_event(record.values)
+                errors += self.check_texts(record.values)
             errors += self.check_participants(record, known_actors, self.actors_in_file)
             errors += self.check_citations(record, known_sources)
             for column, pairs in (("links", record.links), ("linked_from", record.linked_from)):
                 for kind, _ in pairs:
                     if kind not in LINK_KINDS:
                         errors.append(RowError(column, f"unknown link kind {kind!r}"))
+            if self.publish and record.review_state not in (None, *REVIEW_STATES):
+                message = f"Value {record.review_state!r} is not a valid choice."
+                errors.append(RowError("review_state", message))
             if self.publish and (record.review_state or "published") == "published":
                 if not record.participants:
-                    errors.append(RowError("participants", "cannot publish: no participant"))
+                    errors.append(RowError("participants", writes.PUBLISHED_KEEPS["participants"]))
                 if not record.citations:
-                    errors.append(RowError("citations", "cannot publish: no citation"))
-            problems += [(record.row, e.column, e.message) for e in errors]
+                    errors.append(RowError("citations", writes.PUBLISHED_KEEPS["citations"]))
+            # Two checks may say the same thing (a model's validator and the import's own).
+            problems += dict.fromkeys((record.row, e.column, e.message) for e in errors)
         return problems
 
     def check_event(self, values):
@@ -558,6 +1031,16 @@ class Importer:
             ]
         return []
 
+    @staticmethod
+    def check_texts(values):
+        """The free texts' limit, which the model's fields do not enforce by themselves."""
+        errors = []
+        for name in ("summary", "quoted_words"):
+            message = length_problem(values[name], TEXT_MAX_LENGTH)
+            if message:
+                errors.append(RowError(name, message))
+        return errors
+
     def build_values(self, record):
         """The event's field values (attnames) from the file's, with the defaults and the
         derived period end."""
@@ -582,14 +1065,7 @@ class Importer:
             if self.countries[code] is None:
                 raise RowError("location_country", f"unknown country code {code!r}")
             values["location_country_id"] = self.countries[code]
-        count = data.get("expelled_count")
-        if count in (None, ""):
-            values["expelled_count"] = None
-        else:
-            try:
-                values["expelled_count"] = int(count)
-            except (TypeError, ValueError) as error:
-                raise RowError("expelled_count", f"{count!r} is not a whole number") from error
+        values["expelled_count"] = expelled_count(data.get("expelled_count"))
         values["expelled_count_qualifier"] = (
             str(data.get("expelled_count_qualifier") or "").strip() or CountQualifier.EXACT
         )
@@ -617,7 +1093,11 @@ class Importer:
                         "and kind)",
                     )
                 )
-            elif not given or not given.get("name") or given.get("kind") not in ACTOR_KINDS:
+            elif (
+                not given
+                or not isinstance(given.get("name"), str)
+                or text(given.get("kind")) not in ACTOR_KINDS
+            ):
                 errors.append(
                     RowError("participants", f"unknown actor {slug!r} and no name and kind for it")
                 )
@@ -625,22 +1105,45 @@ class Importer:
                 country = given.get("country")
                 if country and resolve_country(str(country)) is None:
                     errors.append(RowError("actors", f"unknown country code {country!r}"))
+                for name, value in (("slug", slug), ("name", given["name"])):
+                    errors += [
+                        RowError("actors", f"{name} of actor {slug!r}: {message}")
+                        for message in field_problems(Actor, name, value)
+                    ]
                 actors_in_file[slug] = given
         return errors
 
     def check_citations(self, record, known_sources=()):
         errors, seen = [], set()
         for citation in record.citations:
-            url = str(citation.get("source_url") or "").strip()
-            locator = str(citation.get("locator") or "").strip()
+            wrong = [key for key in CITATION_TEXTS if not isinstance(citation.get(key), str | None)]
+            if wrong:
+                errors.append(RowError("citations", f"not a text: {', '.join(wrong)}"))
+                continue
+            url = (citation.get("source_url") or "").strip()
+            locator = (citation.get("locator") or "").strip()
             # A source the database holds was validated when it was stored.
             if url not in known_sources:
-                try:
-                    self.url_validator(url)
-                except ValidationError:
+                if field_problems(Source, "url", url) or not url:
                     errors.append(RowError("citations", f"{url!r} is not a valid source address"))
+                # The new source's fields, as the citation gives them.
+                for key, name in SOURCE_FIELDS.items():
+                    errors += [
+                        RowError("citations", f"{key} of {url!r}: {message}")
+                        for message in field_problems(Source, name, citation.get(key))
+                    ]
+                kind = citation.get("source_kind")
+                if kind and kind not in SOURCE_KINDS:
+                    errors.append(RowError("citations", f"unknown source_kind {kind!r}"))
             if not locator:
                 errors.append(RowError("citations", f"citation of {url!r} has no locator"))
+            errors += [
+                RowError("citations", f"locator of {url!r}: {message}")
+                for message in field_problems(Citation, "locator", locator)
+            ]
+            message = length_problem(citation.get("note") or "", TEXT_MAX_LENGTH)
+            if message:
+                errors.append(RowError("citations", f"note of {url!r} at {locator!r}: {message}"))
             if (url, locator) in seen:
                 errors.append(RowError("citations", f"{url!r} is cited twice at {locator!r}"))
             seen.add((url, locator))
@@ -673,11 +1176,12 @@ class Importer:
     def _write_chunk(self, chunk, actors, sources):
         actors = self._actors(chunk, actors)
         sources = self._sources(chunk, sources)
-        existing = {
-            event.slug: event for event in Event.objects.filter(slug__in=[r.slug for r in chunk])
-        }
+        # Locked until the import commits: a concurrent write of these events waits, then
+        # finds the version changed; one the import waits for is seen here, then refused.
+        stored = Event.objects.select_for_update().filter(slug__in=[r.slug for r in chunk])
+        existing = {event.slug: event for event in stored}
         children = self._children([e.pk for e in existing.values()])
-        new, changed, history = [], [], []
+        new, changed, history, problems = [], [], [], []
         for record in chunk:
             stored = existing.get(record.slug)
             names = [actors[slug][1] for _, slug in record.participants]
@@ -693,10 +1197,13 @@ class Importer:
             record.event = event
             wanted = self._wanted_children(record)
             if self._differs(stored, event) or wanted != children.get(stored.pk, {}):
+                problems += self._refusals(record, stored, event)
                 event.version = stored.version + 1
                 changed.append(record)
             else:
                 self.counts["unchanged"] += 1
+        if problems:
+            return problems
         new = self._without_duplicates(new, actors)
         for record in new + changed:
             span = record.values["period_end"] - record.values["start_date"]
@@ -726,6 +1233,42 @@ class Importer:
         else:
             refresh_involvements(written)
         self._record_history(Event, history)
+        return []
+
+    def _refusals(self, record, stored, event):
+        """The write path's rules for a row that changes a stored event (events/writes.py):
+        based on the stored version, by someone who may change it, leaving a published event
+        with a participant and a citation."""
+        if record.version is None:
+            return [
+                (
+                    record.row,
+                    "version",
+                    f"{record.slug!r} exists (version {stored.version}): give the version "
+                    "your copy is based on (the export's version column)",
+                )
+            ]
+        if record.version != stored.version:
+            message = writes.stale_row_message(record.slug, record.version, stored.version)
+            return [(record.row, None, message)]
+        if not writes.may_change(self.user, stored.review_state):
+            return [
+                (
+                    record.row,
+                    None,
+                    f"{record.slug!r} is published: only an editor may change it "
+                    "(an editor imports with publishing; a curator proposes the change in the "
+                    "admin)",
+                )
+            ]
+        if event.review_state == ReviewState.PUBLISHED:
+            given = {"participants": record.participants, "citations": record.citations}
+            return [
+                (record.row, column, message)
+                for column, message in writes.PUBLISHED_KEEPS.items()
+                if not given[column]
+            ]
+        return []
 
     def _review_state(self, record, stored):
         if self.publish:
@@ -747,7 +1290,7 @@ class Importer:
 
     def _without_duplicates(self, records, actors):
         """Flag (and with --skip-duplicates drop) the new events that look like stored ones,
-        as services.find_duplicates defines them, with one query for the chunk: per event,
+        as writes.find_duplicates defines them, with one query for the chunk: per event,
         the first stored event (by date and id) of the same kind, with overlapping dates and
         every one of its initiators and targets."""
         candidates = []
@@ -1105,21 +1648,43 @@ class ImportProblems(Exception):
 
 
 def run_import(path, fmt=None, *, dry_run=False, log=None, **options):
-    """Validate and write `path`. Returns (problems, counts, duplicates)."""
+    """Validate and write `path`. Returns (problems, counts, duplicates): the problems of the
+    rows, as (row, column or None, message), or one FileProblem when the file cannot be read
+    (describe_problem says either in words)."""
     fmt = detect_format(path, fmt)
     importer = Importer(log=log, **options)
     try:
         problems = importer.run(read_records(path, fmt), dry_run=dry_run)
-    except RowError as error:
+    except RowError as error:  # a CSV header without a required column
         return [(1, error.column, error.message)], None, []
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as error:
-        return [(0, "(file)", f"cannot be read: {error}")], None, []
-    except Exception as error:  # ijson's errors have no common importable base
-        if type(error).__module__.startswith("ijson"):
-            return [(0, "(file)", f"is not valid JSON: {error}")], None, []
-        raise
+    except FileError as error:
+        return [FileProblem(error.line, error.message)], None, []
+    except UnicodeDecodeError:
+        return [undecodable(path)], None, []
     if problems:
         # Problems of the rows: nothing was written, and no duplicate is worth reporting;
         # a link to an event the file skipped as a duplicate: the duplicates say why.
-        return sorted(problems), None, importer.duplicates if importer.failed_links else []
+        problems.sort(key=lambda problem: (problem[0], problem[1] or "", problem[2]))
+        return problems, None, importer.duplicates if importer.failed_links else []
     return [], importer.counts, importer.duplicates
+
+
+def undecodable(path):
+    """The FileProblem of a file that is not UTF-8, at the line of its first wrong byte."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 16)
+            # The decoder's error counts from the start of a character left open before.
+            data = decoder.getstate()[0] + chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                line += data.count(b"\n", 0, error.start)
+                byte = data[error.start]
+                return FileProblem(
+                    line, f"is not UTF-8 text: save it as UTF-8 (byte 0x{byte:02X} cannot be read)"
+                )
+            if not chunk:
+                return FileProblem(None, "is not UTF-8 text: save it as UTF-8")
+            line += chunk.count(b"\n")

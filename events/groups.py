@@ -1,8 +1,10 @@
 """The review workflow's two groups and their permissions.
 
-Curators add and edit drafts of events, actors and sources; editors may also publish and
-unpublish (the custom `events.publish_event` permission) and delete. The groups are brought
-up to date after every `migrate`, so a fresh database and the test database both have them.
+Curators add and edit drafts of events, actors and sources, and see their own proposed changes
+to published events; editors may also publish and unpublish (the custom `events.publish_event`
+permission), delete, and decide proposals. Who may write what is ruled by events/writes.py;
+these permissions open the admin's pages. The groups are brought up to date after every
+`migrate`, so a fresh database and the test database both have them.
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -25,13 +27,14 @@ _CHILDREN = ["participation", "citation", "eventlink", "office", "membership"]
 CURATOR_PERMISSIONS = (
     [f"{action}_{model}" for model in _EDITED for action in ("add", "change", "view")]
     + [f"delete_{model}" for model in _CHILDREN]
-    + ["view_country"]
+    + ["view_country", "view_eventproposal"]
 )
 EDITOR_PERMISSIONS = CURATOR_PERMISSIONS + [
     "publish_event",
     "delete_event",
     "delete_actor",
     "delete_source",
+    "change_eventproposal",  # accept or reject (writes.accept_proposal asks for an editor)
 ]
 
 

@@ -10,8 +10,10 @@ import functools
 import json
 import operator
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import NotSupportedError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -65,6 +67,62 @@ class ConstraintErrorsOnFields(models.Model):
                 for message in messages:
                     errors.setdefault(field_of.get(message, field), []).append(message)
             raise ValidationError(errors) from error
+
+
+class ConcurrentEditError(Exception):
+    """Raised when a record is saved from a copy older than the stored one."""
+
+    def __init__(self, record, stored_version):
+        self.record = self.event = record
+        self.stored_version = stored_version
+        super().__init__(
+            f"The {record._meta.verbose_name} “{record}” was changed by someone else since it "
+            f"was opened (your copy is version {record.version}, the stored one is version "
+            f"{stored_version})."
+        )
+
+
+class Versioned(models.Model):
+    """A record whose every save states the version it was based on.
+
+    `save()` raises the stored version by one only if it still equals this copy's: of two
+    writers who read the same version, the second to save gets a ConcurrentEditError and
+    nothing of theirs is written. The check and the write happen in one transaction.
+    """
+
+    version = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        editable=False,
+        help_text="Raised on every save; guards against lost updates.",
+    )
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self._state.adding or self.pk is None:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or "default"
+        with transaction.atomic(using=using):
+            manager = type(self)._base_manager.using(using)
+            bumped = manager.filter(pk=self.pk, version=self.version).update(
+                version=F("version") + 1
+            )
+            if not bumped:
+                stored = manager.filter(pk=self.pk).values_list("version", flat=True).first()
+                raise ConcurrentEditError(self, stored)
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+            return super().save(*args, **kwargs)
+
+
+# The longest free text (an event's summary and quoted words, a citation's note), in
+# characters: generous for prose, and it keeps an event's search document well under
+# PostgreSQL's 1 MB limit for a tsvector. The admin, the API and the import refuse a longer
+# text with the validator's message, so whatever is stored exports and imports back.
+TEXT_MAX_LENGTH = 100_000
 
 
 # --- Choices -----------------------------------------------------------------------------
@@ -196,7 +254,7 @@ class ActorQuerySet(models.QuerySet):
         )
 
 
-class Actor(models.Model):
+class Actor(Versioned):
     kind = models.CharField(max_length=20, choices=ActorKind.choices)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
@@ -345,7 +403,7 @@ class SourceManager(models.Manager):
         return self.get(url=url)
 
 
-class Source(models.Model):
+class Source(Versioned):
     url = models.URLField("address", max_length=500, unique=True)
     title = models.CharField(max_length=500)
     publisher = models.CharField(max_length=200)
@@ -646,19 +704,7 @@ def part_of_prefetch():
     )
 
 
-class ConcurrentEditError(Exception):
-    """Raised when an event is saved from a copy older than the stored one."""
-
-    def __init__(self, event, stored_version):
-        self.event = event
-        self.stored_version = stored_version
-        super().__init__(
-            f"The event “{event.title}” was changed by someone else since it was opened "
-            f"(your copy is version {event.version}, the stored one is version {stored_version})."
-        )
-
-
-class Event(ConstraintErrorsOnFields):
+class Event(Versioned, ConstraintErrorsOnFields):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     mode = models.CharField(
         max_length=30,
@@ -671,7 +717,9 @@ class Event(ConstraintErrorsOnFields):
     title = models.CharField(max_length=300)
     slug = models.SlugField(max_length=200, unique=True, help_text="Public identifier.")
     summary = models.TextField(
-        blank=True, help_text="The curator's own summary, not a source's words."
+        blank=True,
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+        help_text="The curator's own summary, not a source's words.",
     )
 
     start_date = models.DateField(
@@ -718,6 +766,7 @@ class Event(ConstraintErrorsOnFields):
     )
     quoted_words = models.TextField(
         blank=True,
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
         help_text="Words quoted from a statement or call, exactly as the sources give them. "
         "The participant with the role 'speaker' said them.",
     )
@@ -758,10 +807,6 @@ class Event(ConstraintErrorsOnFields):
     target_country_ids = CountryIdsField(
         help_text="Derived: the ids of the targeted participants' countries."
     )
-    version = models.PositiveIntegerField(
-        default=1, editable=False, help_text="Raised on every save; guards against lost updates."
-    )
-
     linked_events = models.ManyToManyField(
         "self", through="EventLink", symmetrical=False, related_name="linked_from", blank=True
     )
@@ -863,36 +908,6 @@ class Event(ConstraintErrorsOnFields):
     def __str__(self):
         return self.title
 
-    def save(self, *args, **kwargs):
-        """Save, refusing a stale copy: the row must still be at the version this copy read.
-
-        The version check and the write happen in one transaction, so of two curators who
-        opened the same version, the second to save gets a ConcurrentEditError.
-        """
-        if self._state.adding or self.pk is None:
-            return super().save(*args, **kwargs)
-        using = kwargs.get("using") or "default"
-        with transaction.atomic(using=using):
-            bumped = (
-                type(self)
-                ._base_manager.using(using)
-                .filter(pk=self.pk, version=self.version)
-                .update(version=F("version") + 1)
-            )
-            if not bumped:
-                stored = (
-                    type(self)
-                    ._base_manager.using(using)
-                    .filter(pk=self.pk)
-                    .values_list("version", flat=True)
-                    .first()
-                )
-                raise ConcurrentEditError(self, stored)
-            self.version += 1
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
-            return super().save(*args, **kwargs)
-
     def get_absolute_url(self):
         return reverse("event-detail", kwargs={"slug": self.slug})
 
@@ -940,15 +955,6 @@ class Event(ConstraintErrorsOnFields):
             if rules.get(constraint.name, True) is False:
                 field = self.constraint_fields.get(constraint.name, NON_FIELD_ERRORS)
                 problems.setdefault(field, []).append(str(constraint.violation_error_message))
-        return problems
-
-    def publish_problems(self):
-        """Why this event cannot be published yet; empty when it can."""
-        problems = []
-        if not self.participations.exists():
-            problems.append("it has no participant")
-        if not self.citations.exists():
-            problems.append("it cites no source")
         return problems
 
 
@@ -1022,7 +1028,9 @@ class Citation(ConstraintErrorsOnFields):
         max_length=100, help_text='Where in the source: "para. 9". Not the source\'s text.'
     )
     note = models.TextField(
-        blank=True, help_text="What the passage supports, in the curator's words."
+        blank=True,
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+        help_text="What the passage supports, in the curator's words.",
     )
 
     objects = CitationManager()
@@ -1327,6 +1335,76 @@ class EventAlias(models.Model):
 
     def natural_key(self):
         return (self.slug,)
+
+
+# --- Proposed changes to published events ------------------------------------------------
+
+
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "Waiting for an editor"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class ProposalQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(state=ProposalState.PENDING)
+
+
+class EventProposal(models.Model):
+    """A curator's change to a published event, waiting for an editor.
+
+    `document` is the whole proposed event in the API's write shape (fields by name, and the
+    participants, citations and links by natural key), so that accepting it is an ordinary
+    write (events/writes.py) and the difference is taken against the event as it is now.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="proposals")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="event_proposals",
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    based_on_version = models.PositiveIntegerField(
+        help_text="The event's version the curator edited; accepting refuses a stale one."
+    )
+    document = models.JSONField(help_text="The proposed event, in the API's write shape.")
+    state = models.CharField(
+        max_length=10, choices=ProposalState.choices, default=ProposalState.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="event_proposals_decided",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it was rejected; the curator sees it.")
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            choices_constraint("state", ProposalState, "eventproposal"),
+            models.CheckConstraint(
+                condition=~Q(state=ProposalState.REJECTED) | ~Q(reason=""),
+                name="eventproposal_rejection_has_reason",
+                violation_error_message="Say why the proposal is rejected.",
+            ),
+        ]
+        indexes = [
+            # The editors' queue and an event's waiting proposals: WHERE state = 'pending'.
+            models.Index(fields=["state", "event"], name="eventproposal_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"Proposed change to “{self.event}” by {self.proposed_by}"
+
+    def get_absolute_url(self):
+        return reverse("admin:events_eventproposal_change", args=[self.pk])
 
 
 @receiver(pre_save, sender=Event)

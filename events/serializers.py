@@ -4,33 +4,35 @@ An event has one shape in lists, details and write responses, built from rows in
 representation.py (four queries for any number of events); the declared fields of
 `EventSerializer` say the same shape to the OpenAPI schema and validate writes.
 Writes name related records by natural keys (actor slug, country code, source id or address,
-event slug) and keep the admin's rules: constraints, publish rules and optimistic locking.
+event slug) and go through the one write path (events/writes.py), which holds the rules:
+who may write, publish rules, proposals and versions.
 """
+
+from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.core.validators import MaxLengthValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.reverse import reverse
 
-from . import services
-from .filters import resolve_country
+from . import writes
+from .filters import resolve_country, whole_number
 from .models import (
+    TEXT_MAX_LENGTH,
     Actor,
     ActorKind,
-    Citation,
     ConcurrentEditError,
     CountQualifier,
     Country,
     Event,
     EventKind,
-    EventLink,
+    EventProposal,
     LinkKind,
     Membership,
     Office,
-    Participation,
     ReviewState,
     Role,
     Source,
@@ -117,24 +119,75 @@ class NaturalSlugField(serializers.SlugRelatedField):
         return instance
 
 
-class ModelCleanMixin:
-    """Run the model's own validation (constraints included) before a save."""
+def expected_version(request, body_version):
+    """The version a write is based on: If-Match (an ETag such as "3") first, else the body's
+    `version`. Returns (version, whether it came from If-Match)."""
+    header = request.headers.get("If-Match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        version = whole_number(value)
+        if version is None:
+            raise serializers.ValidationError(
+                {"If-Match": ['Send the ETag of the record you read, such as "3".']}
+            )
+        return version, True
+    if body_version is None:
+        raise serializers.ValidationError(
+            {
+                "version": [
+                    "Send the version you read (or an If-Match header), "
+                    "so that no one's change is lost."
+                ]
+            }
+        )
+    return body_version, False
 
-    def clean_and_save(self, instance, exclude=()):
-        try:
-            instance.full_clean(exclude=[*exclude])
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
-        instance.save()
-        return instance
+
+@contextmanager
+def api_errors(precondition=False):
+    """The write path's refusals as the API's answers: 409/412 for a stale version, 400 with
+    field messages for bad input (a refusal of who may write is already a 403)."""
+    try:
+        yield
+    except ConcurrentEditError as error:
+        raise (PreconditionFailed if precondition else Conflict)(str(error)) from error
+    except writes.ChildrenInvalid as error:
+        items = {index: as_drf_error(item).detail for index, item in enumerate(error.items) if item}
+        raise serializers.ValidationError({error.field: items}) from error
+    except writes.PublishError as error:
+        raise serializers.ValidationError({"review_state": [str(error)]}) from error
+    except DjangoValidationError as error:
+        raise as_drf_error(error) from error
+
+
+class VersionedRecordMixin:
+    """Actors and sources: created and changed through writes.save_record, each change based
+    on the version read (`version` or If-Match), a stale one refused with 409/412."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["version"] = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=2_147_483_647,
+            help_text="Raised on every save. On update, send the version you read.",
+        )
+        return fields
 
     def create(self, validated_data):
-        return self.clean_and_save(self.Meta.model(**validated_data))
+        validated_data.pop("version", None)
+        with api_errors():
+            return writes.save_record(
+                self.context["request"].user, self.Meta.model(**validated_data)
+            )
 
     def update(self, instance, validated_data):
+        request = self.context["request"]
+        seen, precondition = expected_version(request, validated_data.pop("version", None))
         for name, value in validated_data.items():
             setattr(instance, name, value)
-        return self.clean_and_save(instance)
+        with api_errors(precondition):
+            return writes.save_record(request.user, instance, seen_version=seen)
 
 
 # --- Countries ---------------------------------------------------------------------------
@@ -196,7 +249,7 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["country", "country_name", "joined_on", "left_on"]
 
 
-class ActorSerializer(ModelCleanMixin, serializers.ModelSerializer):
+class ActorSerializer(VersionedRecordMixin, serializers.ModelSerializer):
     """An actor; a person with the offices held, a group of states with its members."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:actor-detail", lookup_field="slug")
@@ -213,7 +266,17 @@ class ActorSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Actor
-        fields = ["slug", "url", "kind", "name", "country", "description", "offices", "members"]
+        fields = [
+            "slug",
+            "url",
+            "kind",
+            "name",
+            "country",
+            "description",
+            "offices",
+            "members",
+            "version",
+        ]
 
 
 # --- Sources -----------------------------------------------------------------------------
@@ -227,7 +290,7 @@ class EventReferenceSerializer(serializers.Serializer):
     start_date = serializers.DateField()
 
 
-class SourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
+class SourceSerializer(VersionedRecordMixin, serializers.ModelSerializer):
     """A source (`url` is its address, `api_url` this record) and the events it evidences."""
 
     api_url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
@@ -252,6 +315,7 @@ class SourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
             "language",
             "event_count",
             "events",
+            "version",
         ]
 
     @extend_schema_field(EventReferenceSerializer(many=True))
@@ -328,7 +392,12 @@ class CitationSerializer(NestedItemSerializer):
     source_publisher = serializers.CharField(read_only=True)
     source_published_on = serializers.DateField(read_only=True, allow_null=True)
     locator = serializers.CharField(max_length=100, help_text='Where in the source: "para. 9".')
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -424,30 +493,8 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = [
-            "slug",
-            "url",
-            "kind",
-            "mode",
-            "title",
-            "summary",
-            "start_date",
-            "end_date",
-            "date_precision",
-            "status",
-            "location",
-            "participants",
-            "expelled_count",
-            "expelled_count_qualifier",
-            "quoted_words",
-            "citations",
-            "links",
-            "review_state",
-            "cameo_code",
-            "plover_type",
-            "plover_mode",
-            "version",
-        ]
+        # The event's shape, listed once (events/shape.py).
+        from .shape import API_FIELDS as fields
 
     # -- reading ------------------------------------------------------------------------
 
@@ -505,17 +552,6 @@ class EventSerializer(serializers.ModelSerializer):
         return items
 
     def validate(self, attrs):
-        user = self.context["request"].user
-        may_publish = user.has_perm("events.publish_event")
-        requested = attrs.get("review_state")
-        if self.instance is None:
-            if requested == ReviewState.PUBLISHED and not may_publish:
-                raise exceptions.PermissionDenied("Only an editor may publish an event.")
-        elif not may_publish:
-            if self.instance.is_published:
-                raise exceptions.PermissionDenied("Only an editor may change a published event.")
-            if requested not in (None, self.instance.review_state):
-                raise exceptions.PermissionDenied("Only an editor may publish an event.")
         if "location" in attrs:
             location = attrs.pop("location")
             if "country" in location or not self.partial:
@@ -529,147 +565,73 @@ class EventSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         validated_data.pop("version", None)
         children = {name: validated_data.pop(name, None) for name in CHILDREN}
-        with transaction.atomic():
-            event = self.save_event(Event(), validated_data)
-            self.write_children(event, children)
-            self.check_publishable(event)
-        return event
+        with api_errors():
+            return writes.create_event(self.context["request"].user, validated_data, children)
 
     def update(self, event, validated_data):
-        expected, precondition = self.expected_version(validated_data.pop("version", None))
+        """The event, or the EventProposal a curator's change to a published event became."""
+        request = self.context["request"]
+        seen, precondition = expected_version(request, validated_data.pop("version", None))
         children = {name: validated_data.pop(name, None) for name in CHILDREN}
-        event.version = expected
-        try:
-            with transaction.atomic():
-                event = self.save_event(event, validated_data)
-                self.write_children(event, children)
-                self.check_publishable(event)
-        except ConcurrentEditError as error:
-            raise (PreconditionFailed if precondition else Conflict)(str(error)) from error
-        return event
-
-    def expected_version(self, body_version):
-        """The version the client read: If-Match (as an ETag "3") first, else `version`."""
-        header = self.context["request"].headers.get("If-Match")
-        if header:
-            value = header.strip().removeprefix("W/").strip('"')
-            if not value.isdigit():
-                raise serializers.ValidationError(
-                    {"If-Match": ['Send the ETag of the event you read, such as "3".']}
-                )
-            return int(value), True
-        if body_version is None:
-            raise serializers.ValidationError(
-                {
-                    "version": [
-                        "Send the version you read (or an If-Match header), "
-                        "so that no one's change is lost."
-                    ]
-                }
+        with api_errors(precondition):
+            return writes.update_event(
+                request.user, event, validated_data, children, seen_version=seen
             )
-        return body_version, False
-
-    def save_event(self, event, fields):
-        for name, value in fields.items():
-            setattr(event, name, value)
-        if event.expelled_count is None:
-            event.expelled_count_qualifier = CountQualifier.EXACT
-        try:
-            event.full_clean(exclude=[f.name for f in Event._meta.fields if not f.editable])
-        except DjangoValidationError as error:
-            raise as_drf_error(error) from error
-        event.save()
-        return event
-
-    def write_children(self, event, children):
-        if children["participants"] is not None:
-            self.write_participants(event, children["participants"])
-        if children["citations"] is not None:
-            self.write_citations(event, children["citations"])
-        if children["links"] is not None:
-            self.write_links(event, children["links"])
-
-    def replace(self, field, stored, wanted):
-        """Delete stored rows not wanted, save new or changed ones (each cleaned first).
-
-        `stored` and `wanted` map a row's natural key to the row; rows left as they were are
-        not saved again, so history records only real changes.
-        """
-        for key, row in stored.items():
-            if key not in wanted:
-                row.delete()
-        errors = {}
-        for index, (key, (row, changed)) in enumerate(wanted.items()):
-            if key in stored and not changed:
-                continue
-            try:
-                row.full_clean()
-            except DjangoValidationError as error:
-                errors[index] = as_drf_error(error).detail
-                continue
-            row.save()
-        if errors:
-            raise serializers.ValidationError({field: item_errors(len(wanted), errors)})
-
-    def write_participants(self, event, items):
-        stored = {(p.actor_id, p.role): p for p in event.participations.all()}
-        wanted = {}
-        for position, item in enumerate(items):
-            key = (item["actor"].pk, item["role"])
-            row = stored.get(key) or Participation(event=event, actor=item["actor"], role=key[1])
-            changed = row.position != position
-            row.position = position
-            wanted[key] = (row, changed)
-        self.replace("participants", stored, wanted)
-
-    def write_citations(self, event, items):
-        stored = {(c.source_id, c.locator): c for c in event.citations.all()}
-        wanted = {}
-        for item in items:
-            key = (item["source"].pk, item["locator"])
-            row = stored.get(key) or Citation(
-                event=event, source=item["source"], locator=item["locator"]
-            )
-            changed = row.note != item.get("note", "")
-            row.note = item.get("note", "")
-            wanted[key] = (row, changed)
-        self.replace("citations", stored, wanted)
-
-    def write_links(self, event, items):
-        stored = {
-            ("outgoing", link.to_event_id, link.kind): link for link in event.outgoing_links.all()
-        }
-        stored.update(
-            {
-                ("incoming", link.from_event_id, link.kind): link
-                for link in event.incoming_links.all()
-            }
-        )
-        wanted = {}
-        for item in items:
-            key = (item["direction"], item["event"].pk, item["kind"])
-            if key in stored:
-                wanted[key] = (stored[key], False)
-            elif item["direction"] == "outgoing":
-                wanted[key] = (
-                    EventLink(from_event=event, to_event=item["event"], kind=key[2]),
-                    True,
-                )
-            else:
-                wanted[key] = (
-                    EventLink(from_event=item["event"], to_event=event, kind=key[2]),
-                    True,
-                )
-        self.replace("links", stored, wanted)
-
-    def check_publishable(self, event):
-        # The children were just rewritten: forget what was prefetched before.
-        event._prefetched_objects_cache = {}
-        if event.is_published:
-            try:
-                services.publish(event)
-            except services.PublishError as error:
-                raise serializers.ValidationError({"review_state": [str(error)]}) from error
 
 
 CHILDREN = ("participants", "citations", "links")
+
+
+# --- Proposals ---------------------------------------------------------------------------
+
+
+class DifferenceSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    current = serializers.JSONField(allow_null=True)
+    proposed = serializers.JSONField(allow_null=True)
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    """A curator's proposed change to a published event, and what accepting it would change."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:proposal-detail")
+    event = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    proposed_by = serializers.StringRelatedField()
+    decided_by = serializers.StringRelatedField()
+    difference = serializers.SerializerMethodField(
+        help_text="Field by field: the event now and as proposed (lists compared whole)."
+    )
+
+    class Meta:
+        model = EventProposal
+        fields = [
+            "id",
+            "url",
+            "event",
+            "proposed_by",
+            "proposed_at",
+            "based_on_version",
+            "state",
+            "decided_by",
+            "decided_at",
+            "reason",
+            "document",
+            "difference",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(DifferenceSerializer(many=True))
+    def get_difference(self, proposal):
+        return [
+            {"field": field, "current": now, "proposed": proposed}
+            for field, now, proposed in writes.proposal_difference(proposal)
+        ]
+
+
+class ProposalSummarySerializer(ProposalSerializer):
+    """A proposal in a list: who, when, which event, its state (the difference is in the
+    detail)."""
+
+    class Meta(ProposalSerializer.Meta):
+        fields = [f for f in ProposalSerializer.Meta.fields if f not in ("document", "difference")]
+        read_only_fields = fields

@@ -8,10 +8,12 @@ from django.contrib.auth.models import Group, User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from events import writes
 from events.models import (
     Citation,
     Event,
     EventLink,
+    EventProposal,
     Participation,
     ReviewState,
     Role,
@@ -258,7 +260,7 @@ def test_editor_adds_participant_and_citation_and_publishes_in_one_save(client, 
     assert response.status_code == 302
     event.refresh_from_db()
     assert event.review_state == ReviewState.PUBLISHED
-    assert event.publish_problems() == []
+    assert writes.publish_problems(event) == []
 
 
 def test_a_published_event_cannot_lose_its_last_citation(client, curator):
@@ -273,14 +275,21 @@ def test_a_published_event_cannot_lose_its_last_citation(client, curator):
     assert event.citations.count() == 1
 
 
-def test_a_curator_edit_keeps_a_published_event_published(client, curator):
+def test_a_curators_edit_of_a_published_event_is_a_proposal_not_a_change(client, curator):
+    # Was: the curator's new title went live at once (issue 11). Now it waits for an editor.
     event = make_published_event(title="Old title")
     client.force_login(curator)
     response = client.post(change_url(event), form_data(event, title="New title"))
+    proposal = EventProposal.objects.get()
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:events_eventproposal_change", args=[proposal.pk])
     event.refresh_from_db()
-    assert (event.title, event.review_state) == ("New title", ReviewState.PUBLISHED)
-    assert event.history.first().history_user == curator
+    assert (event.title, event.review_state, event.version) == (
+        "Old title",
+        ReviewState.PUBLISHED,
+        1,
+    )
+    assert (proposal.proposed_by, proposal.document["title"]) == (curator, "New title")
 
 
 # --- No lost updates --------------------------------------------------------------------------
@@ -396,12 +405,24 @@ def test_a_removed_participant_can_be_restored_from_the_event_history(client, ed
     record = Participation.history.filter(id=removed_id, history_type="+").get()
     client.force_login(editor)
     url = reverse("admin:events_participation_simple_history", args=[removed_id, record.history_id])
+    # The page carries the event's version: restoring a participant is a change to the event.
+    seen = client.get(url).context["adminform"].form["seen_version"].value()
+    version = event.version
     response = client.post(
         url,
-        {"event": event.pk, "actor": record.actor_id, "role": "guest", "position": 0},
+        {
+            "event": event.pk,
+            "actor": record.actor_id,
+            "role": "guest",
+            "position": 0,
+            "seen_version": seen,
+        },
     )
     assert response.status_code == 302
     assert event.participations.filter(role=Role.GUEST).exists()
+    event.refresh_from_db()
+    assert event.version == version + 1
+    assert event.history.first().history_user == editor
 
 
 def test_an_event_can_be_reverted_from_its_history(client, editor):
@@ -426,7 +447,10 @@ def test_an_event_can_be_reverted_from_its_history(client, editor):
     assert event.history.first().history_user == editor
 
 
-def test_a_curators_revert_leaves_the_review_state_alone(client, curator):
+def test_a_curators_revert_of_a_published_event_is_a_proposal_that_keeps_it_published(
+    client, curator
+):
+    # Was: the curator's revert changed the published event at once (issue 11).
     event = make_event(title="Draft title")
     first = event.history.get()
     Participation.objects.create(event=event, actor=make_actor(), role=Role.INITIATOR)
@@ -443,7 +467,32 @@ def test_a_curators_revert_leaves_the_review_state_alone(client, curator):
     }
     assert client.post(url, data).status_code == 302
     event.refresh_from_db()
-    assert (event.title, event.review_state) == ("Draft title", ReviewState.PUBLISHED)
+    assert (event.title, event.review_state) == ("Later title", ReviewState.PUBLISHED)
+    proposal = EventProposal.objects.get(event=event)
+    assert proposal.document["title"] == "Draft title"
+    assert "review_state" not in proposal.document  # reverting never unpublishes
+
+
+def test_a_curators_revert_of_a_draft_leaves_the_review_state_alone(client, curator):
+    event = make_event(title="First title")
+    first = event.history.get()
+    event.title = "Later title"
+    event.save()
+    client.force_login(curator)
+    url = reverse("admin:events_event_simple_history", args=[event.pk, first.history_id])
+    page = client.get(url)
+    data = {
+        name: page.context["adminform"].form[name].value() or ""
+        for name in page.context["adminform"].form.fields
+    }
+    assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    assert (event.title, event.review_state, event.version) == (
+        "First title",
+        ReviewState.DRAFT,
+        3,
+    )
+    assert event.history.first().history_user == curator
 
 
 # --- Bad input --------------------------------------------------------------------------------

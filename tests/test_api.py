@@ -53,7 +53,15 @@ def slugs(client, query=""):
 
 def test_root_links_every_resource_the_schema_and_the_docs(client):
     body = client.get("/api/").json()
-    assert set(body) == {"events", "actors", "countries", "sources", "schema", "docs"}
+    assert set(body) == {
+        "events",
+        "actors",
+        "countries",
+        "sources",
+        "proposals",
+        "schema",
+        "docs",
+    }
     assert body["events"] == "http://testserver/api/events/"
 
 

@@ -259,10 +259,15 @@ def test_put_replaces_nested_records(curator, draft):
     assert self_link.json()["links"]["0"]["event"] == ["An event cannot be linked to itself."]
 
 
-def test_a_curator_may_not_change_a_published_event_and_an_editor_may(curator, editor):
+def test_a_curator_proposes_a_change_to_a_published_event_and_an_editor_makes_it(curator, editor):
     path = "/api/events/2018-03-19-abe-putin-phone-call/"
     version = Event.objects.get(slug="2018-03-19-abe-putin-phone-call").version
-    assert curator.patch(path, {"title": "X", "version": version}, format="json").status_code == 403
+    proposed = curator.patch(path, {"title": "X", "version": version}, format="json")
+    assert proposed.status_code == 202
+    assert proposed["Location"] == proposed.json()["url"]
+    assert proposed.json()["state"] == "pending"
+    assert APIClient().get(path).json()["title"] != "X"
+    assert Event.objects.get(slug="2018-03-19-abe-putin-phone-call").version == version
     response = editor.patch(path, {"summary": "Edited.", "version": version}, format="json")
     assert response.status_code == 200
     unpublished = editor.patch(
@@ -292,10 +297,14 @@ def test_curators_create_and_update_actors_and_sources(curator):
     )
     assert response.status_code == 201, response.json()
     assert response.json()["country"] == "JP"
+    assert response.json()["version"] == 1
     response = curator.patch(
-        "/api/actors/yasutoshi-nishimura/", {"name": "Yasutoshi Nishimura"}, format="json"
+        "/api/actors/yasutoshi-nishimura/",
+        {"name": "Yasutoshi Nishimura", "version": 1},
+        format="json",
     )
     assert response.json()["name"] == Actor.objects.get(slug="yasutoshi-nishimura").name
+    assert response.json()["version"] == 2 and response["ETag"] == '"2"'
     bad = curator.post("/api/actors/", {"slug": "x", "kind": "wizard", "name": "X"}, format="json")
     assert bad.status_code == 400 and "kind" in bad.json()
 
@@ -311,3 +320,28 @@ def test_curators_create_and_update_actors_and_sources(curator):
     assert response.json()["event_count"] == 0 and response.json()["events"] == []
     again = curator.post("/api/sources/", source, format="json")
     assert again.status_code == 400 and "url" in again.json()
+
+
+def test_actor_and_source_writes_state_the_version_they_read(curator, editor):
+    """Ten writers of one actor from the same version: one wins, nine are refused (409)."""
+    path = "/api/actors/shinzo-abe/"
+    version = curator.get(path).json()["version"]
+    assert curator.get(path)["ETag"] == f'"{version}"'
+    unversioned = curator.patch(path, {"description": "x"}, format="json")
+    assert unversioned.status_code == 400 and "version" in unversioned.json()
+    answers = [
+        curator.patch(path, {"description": f"Edit {n}", "version": version}, format="json")
+        for n in range(10)
+    ]
+    assert [a.status_code for a in answers] == [200] + [409] * 9
+    assert Actor.objects.get(slug="shinzo-abe").description == "Edit 0"
+    stale = editor.patch(path, {"name": "Abe"}, format="json", HTTP_IF_MATCH=f'"{version}"')
+    assert stale.status_code == 412
+    source = Source.objects.get(url=NEWS)
+    path = f"/api/sources/{source.pk}/"
+    changed = curator.patch(path, {"title": "T", "version": source.version}, format="json")
+    assert changed.status_code == 200 and changed.json()["version"] == source.version + 1
+    lost = curator.patch(path, {"title": "U", "version": source.version}, format="json")
+    assert lost.status_code == 409 and Source.objects.get(pk=source.pk).title == "T"
+    bad_etag = curator.patch(path, {"title": "U"}, format="json", HTTP_IF_MATCH='"²"')
+    assert bad_etag.status_code == 400 and "If-Match" in bad_etag.json()

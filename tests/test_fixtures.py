@@ -203,3 +203,36 @@ def test_offices_are_data(loaded):
     kono = Actor.objects.get(slug="taro-kono")
     office = kono.offices.get()
     assert (office.title, office.country.code) == ("Foreign Minister", "JP")
+
+
+def test_a_published_event_without_citation_fails_the_load_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    from django.core.management.base import CommandError
+
+    from events.management.commands import load_fixtures
+
+    bare = tmp_path / "bare.json"
+    bare.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "events.event",
+                    "fields": {
+                        "kind": "meeting",
+                        "title": "A meeting nobody cites",
+                        "slug": "uncited-meeting",
+                        "start_date": "2018-03-21",
+                        "review_state": "published",
+                    },
+                }
+            ]
+        )
+    )
+    monkeypatch.setattr(load_fixtures, "FIXTURES", [*load_fixtures.FIXTURES, str(bare)])
+    with pytest.raises(CommandError) as error:
+        call_command("load_fixtures", verbosity=0)
+    assert "'uncited-meeting' is published but it has no participant and it cites no source" in (
+        str(error.value)
+    )
+    assert not Event.objects.exists() and not Country.objects.exists()

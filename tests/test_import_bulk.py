@@ -1,6 +1,6 @@
 """The import's bulk write path (COPY on PostgreSQL, bulk INSERTs elsewhere): derived columns,
 children, history and involvements of what it creates; nothing left behind by a bad row in a
-later chunk; duplicates found per chunk exactly as services.find_duplicates finds them."""
+later chunk; duplicates found per chunk exactly as writes.find_duplicates finds them."""
 
 import csv
 import datetime
@@ -20,7 +20,7 @@ from events.models import (
     Source,
     refresh_involvements,
 )
-from events.services import find_duplicates
+from events.writes import find_duplicates
 from tests.factories import make_actor, make_country, make_published_event
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 HEADER = (
     "slug,kind,mode,title,summary,start_date,end_date,date_precision,status,location_country,"
     "place,expelled_count,expelled_count_qualifier,quoted_words,review_state,participants,"
-    "citations,links,linked_from"
+    "citations,links,linked_from,version"
 )
 CITE = json.dumps(
     [
@@ -93,7 +93,7 @@ def test_a_good_file_imports_as_drafts(tmp_path):
 def test_publish_honours_the_publish_rules(tmp_path):
     code, _, err = run(write(tmp_path, row(citations="")), publish=True)
     assert code == 1
-    assert "row 2, column citations: cannot publish: no citation" in err
+    assert "row 2, column citations: a published event keeps at least one citation" in err
     assert run(write(tmp_path, row()), publish=True)[0] == 0
     assert Event.objects.get().review_state == "published"
 
@@ -149,7 +149,9 @@ def test_importing_twice_changes_nothing_and_a_changed_row_updates(tmp_path):
     assert out.strip() == "Created 0, updated 0, left 1 unchanged."
     event = Event.objects.get()
     assert (event.version, event.history.count()) == (1, 1)
-    changed = row(title="Russia expels 23 UK diplomats", participants="initiator:russia")
+    changed = row(
+        title="Russia expels 23 UK diplomats", participants="initiator:russia", version="1"
+    )
     _, out, _ = run(write(tmp_path, changed))
     assert out.strip() == "Created 0, updated 1, left 0 unchanged."
     event.refresh_from_db()

@@ -4,8 +4,9 @@ import datetime
 
 import pytest
 
+from events import writes
 from events.models import Citation, Event, EventAlias, EventLink, Participation, Role
-from events.services import duplicates_of, find_duplicates, merge_events
+from events.writes import duplicates_of, find_duplicates, merge_events
 from tests.factories import make_actor, make_event, make_published_event, make_source
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def test_merge_moves_children_keeps_the_slug_answering_and_records_history(state
     EventLink.objects.create(from_event=answer, to_event=merged, kind="responds_to")
     EventLink.objects.create(from_event=merged, to_event=keep, kind="part_of")  # becomes self
 
-    merge_events(keep, merged)
+    merge_events(writes.CommandLine(editor=True), keep, merged)
 
     assert not Event.objects.filter(slug="dupe").exists()
     assert EventAlias.objects.get(slug="dupe").event == keep

@@ -1,7 +1,8 @@
 """The event representation built from rows (events/representation.py) is the shape the API,
-the CSV and the export have always shown: the same keys, order and values as a plain reading of
-the model instances, for every fixture event, to anonymous users and to staff; in four queries
-for any number of events, and in chunks of four queries when streamed."""
+the CSV and the export have always shown: the same keys, order (the shape's, events/shape.py)
+and values as a plain reading of the model instances, for every fixture event, to anonymous
+users and to staff; in four queries for any number of events, and in chunks of four queries
+when streamed."""
 
 import datetime
 import itertools
@@ -12,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from events import shape
 from events.models import Event, EventLink, LinkKind, Participation, ReviewState, Role
 from events.representation import (
     CITATION_FIELDS,
@@ -31,9 +33,16 @@ def url(slug):
     return event_url_maker(None)(slug)
 
 
+def shown_as_stored(event, name):
+    """An event's own field as the representation shows it: a date as ISO text."""
+    value = getattr(event, name)
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
 def from_instances(event, shows_drafts):
     """The representation read off the model instances one relation at a time (the way it was
-    built before rows): the reference the row builder must match."""
+    built before rows): the reference the row builder must match. A field of the shape that
+    is one column of the event is the instance's attribute; the others are built here."""
     country = event.location_country
 
     def links(direction, rows, end):
@@ -46,17 +55,8 @@ def from_instances(event, shows_drafts):
             if shows_drafts or other.review_state == ReviewState.PUBLISHED
         ]
 
-    return {
-        "slug": event.slug,
+    built = {
         "url": url(event.slug),
-        "kind": event.kind,
-        "mode": event.mode,
-        "title": event.title,
-        "summary": event.summary,
-        "start_date": event.start_date.isoformat(),
-        "end_date": event.end_date.isoformat() if event.end_date else None,
-        "date_precision": event.date_precision,
-        "status": event.status,
         "location": {
             "country": country.code if country else None,
             "country_name": country.name if country else None,
@@ -72,21 +72,18 @@ def from_instances(event, shows_drafts):
             }
             for p in event.participations.order_by("position", "id")
         ],
-        "expelled_count": event.expelled_count,
         "expelled_count_qualifier": (
             event.expelled_count_qualifier if event.expelled_count is not None else None
         ),
-        "quoted_words": event.quoted_words,
         "citations": [
             {"source": c.source_id, **c.portable_data()} for c in event.citations.order_by("id")
         ],
         "links": links("outgoing", event.outgoing_links.all(), "to_event")
         + links("incoming", event.incoming_links.all(), "from_event"),
-        "review_state": event.review_state,
-        "cameo_code": event.cameo_code,
-        "plover_type": event.plover_type,
-        "plover_mode": event.plover_mode,
-        "version": event.version,
+    }
+    return {
+        field.name: built[field.name] if field.name in built else shown_as_stored(event, field.name)
+        for field in shape.FIELDS
     }
 
 

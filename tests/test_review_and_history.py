@@ -5,10 +5,12 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from events.models import ConcurrentEditError, Event, ReviewState
-from events.services import PublishError, publish, set_review_state
+from events.writes import CommandLine, PublishError, publish, set_review_state
 from tests.factories import make_actor, make_event, make_published_event
 
 pytestmark = pytest.mark.django_db
+
+EDITOR = CommandLine(editor=True)
 
 
 def test_groups_exist_after_migrate():
@@ -20,12 +22,15 @@ def test_groups_exist_after_migrate():
     assert "publish_event" not in curators
     assert "publish_event" in editors
     assert curators < editors
+    # Curators see their own proposals; editors decide them.
+    assert "view_eventproposal" in curators and "change_eventproposal" not in curators
+    assert "change_eventproposal" in editors
 
 
 def test_an_event_without_participant_or_citation_cannot_be_published():
     event = make_event(title="Bare meeting")
     with pytest.raises(PublishError) as error:
-        publish(event)
+        publish(EDITOR, event)
     assert str(error.value) == (
         "“Bare meeting” cannot be published: it has no participant and it cites no source."
     )
@@ -39,7 +44,7 @@ def test_bulk_publish_publishes_the_ready_and_names_the_refused():
     ready.save()
     bare = make_event(title="Bare call")
     changed, refused = set_review_state(
-        Event.objects.filter(pk__in=[ready.pk, bare.pk]), "published"
+        EDITOR, Event.objects.filter(pk__in=[ready.pk, bare.pk]), "published"
     )
     assert changed == [ready]
     assert refused == [

@@ -1,4 +1,5 @@
-"""The synthetic data generator: counts, valid relations, marking, refusal and removal."""
+"""The synthetic data generator: counts, valid relations, marking, refusal and removal; the
+event columns it writes (the shape's, with the model's default for one it does not make)."""
 
 import io
 
@@ -7,7 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, F
 
+from events import shape
 from events.codes import codes_for
+from events.management.commands.generate_synthetic import EVENT_COLUMNS, unmade_defaults
 from events.models import Actor, Citation, Event, EventLink, Participation, Source
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +79,17 @@ def test_remove_deletes_only_what_it_made(countries):
     assert not Actor.objects.filter(slug__startswith="synthetic-").exists()
     assert not Source.objects.filter(url__startswith="https://synthetic.invalid/").exists()
     assert Source.objects.count() == 4
+
+
+def test_writes_every_stored_column_of_the_event_shape():
+    assert EVENT_COLUMNS[: len(shape.STORED_COLUMNS) + 1] == ["id", *shape.STORED_COLUMNS]
+
+
+def test_a_column_it_does_not_make_gets_the_model_default_or_stops_it():
+    made = dict.fromkeys(EVENT_COLUMNS)
+    assert unmade_defaults(made) == {}
+    del made["quoted_words"], made["version"], made["end_date"]
+    assert unmade_defaults(made) == {"quoted_words": "", "version": 1, "end_date": None}
+    del made["start_date"]
+    with pytest.raises(CommandError, match=r"Event\.start_date has no default to generate"):
+        unmade_defaults(made)

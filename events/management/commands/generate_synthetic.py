@@ -13,12 +13,15 @@ Synthetic rows get no history records.
 
 import datetime
 import json
+import operator
 import random
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models.expressions import DatabaseDefault
 
+from events import shape
 from events.codes import MODES_BY_KIND, codes_for
 from events.models import (
     Actor,
@@ -37,6 +40,18 @@ from events.models import (
 
 PREFIX = "synthetic-"
 SOURCE_PREFIX = "https://synthetic.invalid/"
+
+# What the generator writes of an event: its id, the stored columns of the event's shape
+# (events/shape.py), and the country ids, made as refresh_involvements() makes them (which
+# then rewrites no event).
+EVENT_COLUMNS = [
+    "id",
+    *shape.STORED_COLUMNS,
+    "involved_country_ids",
+    "initiator_country_ids",
+    "target_country_ids",
+]
+read_event = operator.itemgetter(*EVENT_COLUMNS)
 
 KINDS = [
     ("statement", 30),
@@ -213,6 +228,24 @@ class Writer:
             self.cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", rows)
 
 
+def unmade_defaults(event):
+    """The model's default of each of EVENT_COLUMNS that `event` (a generated event's values)
+    leaves out: a field added to the shape since, which the generator has no values for."""
+    defaults = {}
+    for column in EVENT_COLUMNS:
+        if column in event:
+            continue
+        field = Event._meta.get_field(column)
+        value = field.get_default()
+        if isinstance(value, DatabaseDefault) or (value is None and not field.null):
+            raise CommandError(
+                f"Event.{field.name} has no default to generate: make its values in "
+                "Generator.make_events (events/management/commands/generate_synthetic.py)."
+            )
+        defaults[column] = value
+    return defaults
+
+
 def next_id(model):
     return (model.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
 
@@ -353,6 +386,7 @@ class Generator:
         self.writer = writer
         self.stdout = stdout
         self.events = self.participations = self.citations = self.links = 0
+        self.unmade = None  # unmade_defaults(), once the first event is made
         self.first = datetime.date(1990, 1, 1).toordinal()
         self.last = datetime.date.today().toordinal()
 
@@ -527,35 +561,36 @@ class Generator:
                     sides[role].add(actor_country[actor_id])
             involved = {actor_country[actor_id] for actor_id in chosen} | {location}
             involved.discard(None)
-            events.append(
-                (
-                    event_id,
-                    kind,
-                    mode,
-                    title,
-                    f"{PREFIX}{event_id}",
-                    summary,
-                    start,
-                    end,
-                    precision,
-                    period_end(start, end, precision),
-                    status,
-                    location,
-                    rng.choice(CITIES) if rng.random() < 0.4 else "",
-                    expelled,
-                    "exact",
-                    quote,
-                    "published" if rng.random() < 0.9 else "draft",
-                    1,
-                    codes.cameo,
-                    codes.plover_type,
-                    codes.plover_mode,
-                    search_text,
-                    self.writer.ids(involved),
-                    self.writer.ids(sides["initiator"]),
-                    self.writer.ids(sides["target"]),
-                )
-            )
+            event = {
+                "id": event_id,
+                "kind": kind,
+                "mode": mode,
+                "title": title,
+                "slug": f"{PREFIX}{event_id}",
+                "summary": summary,
+                "start_date": start,
+                "end_date": end,
+                "date_precision": precision,
+                "period_end": period_end(start, end, precision),
+                "status": status,
+                "location_country_id": location,
+                "place": rng.choice(CITIES) if rng.random() < 0.4 else "",
+                "expelled_count": expelled,
+                "expelled_count_qualifier": "exact",
+                "quoted_words": quote,
+                "review_state": "published" if rng.random() < 0.9 else "draft",
+                "version": 1,
+                "cameo_code": codes.cameo,
+                "plover_type": codes.plover_type,
+                "plover_mode": codes.plover_mode,
+                "search_text": search_text,
+                "involved_country_ids": self.writer.ids(involved),
+                "initiator_country_ids": self.writer.ids(sides["initiator"]),
+                "target_country_ids": self.writer.ids(sides["target"]),
+            }
+            if self.unmade is None:
+                self.unmade = unmade_defaults(event)
+            events.append(read_event({**self.unmade, **event} if self.unmade else event))
             for c, source_id in enumerate(
                 {rng.randint(src_lo, src_hi) for _ in range(n_citations[i])}
             ):
@@ -563,37 +598,7 @@ class Generator:
             if event_id > self.first_event_id and rng.random() < 0.05:
                 target = rng.randint(self.first_event_id, event_id - 1)
                 links.append((event_id, target, rng.choice(LINK_KINDS)))
-        self.writer.write(
-            Event,
-            [
-                "id",
-                "kind",
-                "mode",
-                "title",
-                "slug",
-                "summary",
-                "start_date",
-                "end_date",
-                "date_precision",
-                "period_end",
-                "status",
-                "location_country_id",
-                "place",
-                "expelled_count",
-                "expelled_count_qualifier",
-                "quoted_words",
-                "review_state",
-                "version",
-                "cameo_code",
-                "plover_type",
-                "plover_mode",
-                "search_text",
-                "involved_country_ids",
-                "initiator_country_ids",
-                "target_country_ids",
-            ],
-            events,
-        )
+        self.writer.write(Event, EVENT_COLUMNS, events)
         self.writer.write(
             Participation,
             ["event_id", "actor_id", "role", "position", "start_date"],

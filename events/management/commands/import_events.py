@@ -2,19 +2,20 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from events.exchange import run_import
+from events.exchange import describe_problem, run_import
 
 
 class Command(BaseCommand):
     """Import events from a CSV file (the API's CSV columns, docs/csv.md) or a JSON file (the
     API's event representation, one object or a list).
 
-    Every row is checked; each problem is reported as `row N, column C: message` and the
-    command exits non-zero with nothing written (the import is one transaction). Events are
-    created or updated by slug, so importing the same file twice changes nothing the second
-    time. Imported events are drafts unless --publish is given. The file is read once, in
-    chunks, so memory stays flat; on PostgreSQL new events go in with COPY (tens of thousands
-    of events per second, see docs/csv.md).
+    Every row is checked; each problem is reported on a line of its own, as `row N, column C:
+    message` (`line L: the file …` when the file cannot be read on: not UTF-8, not valid CSV
+    or JSON), and the command exits with status 1 with nothing written (the import is one
+    transaction). Events are created or updated by slug, so importing the same file twice
+    changes nothing the second time. Imported events are drafts unless --publish is given.
+    The file is read once, in chunks, so memory stays flat; on PostgreSQL new events go in
+    with COPY (docs/csv.md, "Importing", gives the rates measured).
     """
 
     help = "Import events from CSV or JSON; --dry-run reports what would change."
@@ -58,6 +59,8 @@ class Command(BaseCommand):
             )
         except FileNotFoundError as error:
             raise CommandError(f"{options['file']}: no such file") from error
+        except OSError as error:  # a directory, no permission to read
+            raise CommandError(f"{options['file']}: {error.strerror}") from error
         for row, slug, existing in duplicates:
             action = "skipped" if options["skip_duplicates"] else "imported anyway"
             self.stdout.write(
@@ -65,8 +68,8 @@ class Command(BaseCommand):
                 f"(same kind, overlapping dates, same initiator and target); {action}"
             )
         if problems:
-            for row, column, message in problems:
-                self.stderr.write(f"row {row}, column {column}: {message}")
+            for problem in problems:
+                self.stderr.write(describe_problem(problem))
             self.stderr.write(f"{len(problems)} problem(s); nothing was written.")
             sys.exit(1)
         verb = "Would create" if options["dry_run"] else "Created"
