@@ -164,7 +164,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# The public REST API (events/api.py). Token authentication first, so that an anonymous write
+# The public REST API (events/api/). Token authentication first, so that an anonymous write
 # is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.
 API_ANON_THROTTLE = os.environ.get("API_ANON_THROTTLE", "1000/hour")
 REST_FRAMEWORK = {
@@ -172,8 +172,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["events.api_throttle.AnonThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "events.api.ApiSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["events.api.throttle.AnonThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "events.api.views.ApiSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Diplomatic event database API",

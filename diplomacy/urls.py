@@ -3,6 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("events.api_urls")),
+    path("api/", include("events.api.urls")),
     path("", include("events.urls")),
 ]

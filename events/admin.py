@@ -50,9 +50,9 @@ from rest_framework.exceptions import APIException
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import writes
-from .exchange import FileProblem, run_import
-from .exchange import describe_problem as describe_row_problem
 from .filters import EventFilter, resolve_actor, resolve_country, resolve_source, whole_number
+from .importing import FileProblem, run_import
+from .importing import describe_problem as describe_row_problem
 from .models import (
     Actor,
     ActorKind,

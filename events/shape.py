@@ -4,7 +4,7 @@
 the Event fields it is stored in and what the representation reads for it. Everything else
 that lists an event's fields derives from it: the representation's columns and dict
 (representation.py), the API serializer's fields, the CSV's columns and rows (api_csv.py), the
-import's columns (exchange.py), the synthetic generator's columns and the benchmark's raw
+import's columns (importing.py), the synthetic generator's columns and the benchmark's raw
 query. `HIDDEN_DERIVED` and `INTERNAL` account for the model's other fields, so that
 tests/test_shape.py can hold every field of Event to one of the three lists: a field added to
 the model and to none of them fails that test.

@@ -643,7 +643,7 @@ def proposal_difference(proposal):
 
 def accept_proposal(user, proposal) -> Event:
     """Apply a waiting proposal through the ordinary write path (version check included)."""
-    from .serializers import EventSerializer
+    from .api.serializers import EventSerializer
 
     require_editor(user, "accept proposals")
     require(proposal.state == ProposalState.PENDING, "This proposal was already decided.")

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from events.exchange import run_import
+from events.importing import run_import
 from events.models import (
     CountryInvolvement,
     Event,

@@ -9,8 +9,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from events import exchange
-from events.exchange import run_import
+from events import importing
+from events.importing import run_import
 from events.models import (
     Citation,
     CountryInvolvement,
@@ -145,7 +145,7 @@ def test_created_events_have_derived_columns_children_history_and_involvements(
 
 
 def test_a_bad_row_in_a_later_chunk_leaves_nothing_written(tmp_path, reference_data, monkeypatch):
-    monkeypatch.setattr(exchange, "CHUNK", 2)
+    monkeypatch.setattr(importing, "CHUNK", 2)
     rows = [
         row(f"event-{n}", citations=citations(f"https://example.org/new-{n}")) for n in range(5)
     ]
@@ -162,7 +162,7 @@ def test_a_bad_row_in_a_later_chunk_leaves_nothing_written(tmp_path, reference_d
 
 
 def test_the_same_file_in_many_chunks_imports_like_in_one(tmp_path, reference_data, monkeypatch):
-    monkeypatch.setattr(exchange, "CHUNK", 2)
+    monkeypatch.setattr(importing, "CHUNK", 2)
     rows = [row(f"event-{n}", start_date=f"2018-03-{n + 1:02}") for n in range(5)]
     problems, counts, _ = run_import(write(tmp_path, rows))
     assert (problems, counts["created"]) == ([], 5)

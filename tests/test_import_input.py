@@ -15,9 +15,9 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from events import admin as events_admin
-from events import exchange
-from events.exchange import JSON_MAX_DEPTH, TEXT_MAX_LENGTH
+from events import importing
 from events.groups import CURATORS
+from events.importing import JSON_MAX_DEPTH, TEXT_MAX_LENGTH
 from events.models import Actor, Citation, Event, Participation, Source
 from tests.factories import make_event
 from tests.test_admin import make_user
@@ -224,7 +224,7 @@ def test_a_byte_that_is_not_utf8_names_its_line(tmp_path, name):
 
 
 def test_a_csv_error_names_its_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(exchange, "CSV_FIELD_SIZE_LIMIT", 100)
+    monkeypatch.setattr(importing, "CSV_FIELD_SIZE_LIMIT", 100)
     content = csv_text(row(citations=""), row(slug="example-two", summary="x" * 101))
     _, problems = problems_of(tmp_path, content, "events.csv")
     assert problems == ["line 3: the file is not valid CSV: field larger than field limit (100)"]
@@ -514,7 +514,7 @@ def test_the_json_reader_reads_the_same_events_at_any_chunk_size(chunk):
     ]
     for text in (json_text(*events), json.dumps(events, indent=2), json.dumps(events[0])):
         expected = json.loads(text)
-        read = list(exchange.JSONEvents(io.StringIO(text), chunk=chunk))
+        read = list(importing.JSONEvents(io.StringIO(text), chunk=chunk))
         if isinstance(expected, dict):
             assert read == [(1, expected)]
         else:

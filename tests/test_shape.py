@@ -16,9 +16,9 @@ from django.core.management import call_command
 from django.db import models
 from rest_framework.test import APIClient
 
-from events import api_csv, exchange, representation, shape
+from events import api_csv, importing, representation, shape
+from events.api.serializers import EventSerializer
 from events.models import Country, Event
-from events.serializers import EventSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -265,18 +265,20 @@ def test_the_import_reads_every_written_field():
             row[column], value = sample(model_field)
             if column not in READ_APART:
                 expected[model_field.attname] = value
-    record = exchange.record_from_csv(2, row)
-    values = exchange.Importer().build_values(record)
+    record = importing.record_from_csv(2, row)
+    values = importing.Importer().build_values(record)
     for attname, value in expected.items():
         assert values[attname] == value, (
-            f"the import does not read {attname}: events/exchange.py, Importer.build_values"
+            f"the import does not read {attname}: events/importing.py, Importer.build_values"
         )
 
 
 def test_the_import_compares_and_writes_every_stored_column():
-    copied = exchange.COPY_COLUMNS[Event]()
+    copied = importing.COPY_COLUMNS[Event]()
     missing = [c for c in shape.STORED_COLUMNS if c not in copied]
-    assert missing == [], "events/exchange.py: EVENT_COLUMNS (COPY) misses these"
+    assert missing == [], "events/importing.py: EVENT_COLUMNS (COPY) misses these"
     compared = [c for c in shape.WRITTEN_COLUMNS if c != "slug"]
-    assert [c for c in compared if c not in exchange.COMPARED] == [], "exchange.COMPARED"
-    assert [c for c in shape.DERIVED_COLUMNS if c not in exchange.DERIVED] == [], "exchange.DERIVED"
+    assert [c for c in compared if c not in importing.COMPARED] == [], "importing.COMPARED"
+    assert [c for c in shape.DERIVED_COLUMNS if c not in importing.DERIVED] == [], (
+        "importing.DERIVED"
+    )

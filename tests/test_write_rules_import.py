@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from events import exchange
+from events import importing
 from events.models import Event
 from tests.test_write_rules_api import client_for, race
 
@@ -146,7 +146,7 @@ def test_the_admin_import_refuses_a_curators_change_to_a_published_event(tmp_pat
     user = User.objects.create_user("importing-curator")
     user.groups.add(Group.objects.get(name=CURATORS))
     path = edit(export(tmp_path), title="Changed by a curator")
-    problems, counts, _ = exchange.run_import(str(path), user=user)
+    problems, counts, _ = importing.run_import(str(path), user=user)
     assert counts is None
     assert any("is published: only an editor may change it" in p[2] for p in problems)
     assert stored()["title"] != "Changed by a curator"

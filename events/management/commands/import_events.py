@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from events.exchange import describe_problem, run_import
+from events.importing import describe_problem, run_import
 
 
 class Command(BaseCommand):

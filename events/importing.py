@@ -283,7 +283,7 @@ def json_keys():
     file may hold. The import reads some of them and ignores the derived ones (url, codes,
     names of countries, titles of linked events); `source_kind` lets it create a source."""
     # Imported on first use: the serializers import the write layer, which may import this.
-    from .serializers import EventSerializer
+    from .api.serializers import EventSerializer
 
     fields = EventSerializer().fields
     return {
@@ -1276,7 +1276,7 @@ class Importer:
         return stored or ReviewState.DRAFT
 
     def _derive(self, values, names):
-        """The derived columns that the save signals would set (events/models.py)."""
+        """The derived columns that the save signals would set (events/models/derived.py)."""
         values["period_end"] = period_end(
             values["start_date"], values["end_date"], values["date_precision"]
         )

@@ -2,7 +2,7 @@
 
 Anyone reads, and sees published events only; curators and editors write with their model
 permissions, by token (scripts) or session (the browsable API). Shapes live in
-serializers.py, paging in pagination.py, CSV in api_csv.py, routes in api_urls.py.
+serializers.py, paging in events/pagination.py, CSV in events/api_csv.py, routes in urls.py.
 """
 
 from django.db import connections
@@ -25,10 +25,10 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.encoders import JSONEncoder
 
-from . import writes
-from .api_csv import CSVRenderer, stream_events
-from .filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
-from .models import (
+from .. import writes
+from ..api_csv import CSVRenderer, stream_events
+from ..filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
+from ..models import (
     Actor,
     Citation,
     Country,
@@ -40,8 +40,8 @@ from .models import (
     ReviewState,
     Source,
 )
-from .pagination import EventCursorPagination, NumberPagination
-from .representation import event_rows, event_url_maker, read_rows, represent
+from ..pagination import EventCursorPagination, NumberPagination
+from ..representation import event_rows, event_url_maker, read_rows, represent
 from .serializers import (
     SOURCE_EVENTS_SHOWN,
     ActorSerializer,

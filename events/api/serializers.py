@@ -18,9 +18,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.reverse import reverse
 
-from . import writes
-from .filters import resolve_country, whole_number
-from .models import (
+from .. import writes
+from ..filters import resolve_country, whole_number
+from ..models import (
     TEXT_MAX_LENGTH,
     Actor,
     ActorKind,
@@ -37,7 +37,7 @@ from .models import (
     Role,
     Source,
 )
-from .representation import event_url_maker, represent_events
+from ..representation import event_url_maker, represent_events
 
 # How many of the events a source evidences its representation lists (newest first).
 SOURCE_EVENTS_SHOWN = 50
@@ -494,7 +494,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         # The event's shape, listed once (events/shape.py).
-        from .shape import API_FIELDS as fields
+        from ..shape import API_FIELDS as fields
 
     # -- reading ------------------------------------------------------------------------
 

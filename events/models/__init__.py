@@ -1,0 +1,92 @@
+"""The data model, a module per concern:
+
+- base: constraint messages on fields, versions (Versioned), the text limit;
+- choices: the TextChoices, each backed by a CHECK constraint;
+- reference: countries, actors (offices, bloc memberships), sources;
+- events: events, participants, citations, links, aliases, proposals;
+- derived: the rows and columns derived from them, and the signals that keep them in step.
+
+Everything is importable from `events.models`, as before the split.
+"""
+
+from .base import (
+    TEXT_MAX_LENGTH,
+    ConcurrentEditError,
+    Versioned,
+)
+from .choices import (
+    ActorKind,
+    CountQualifier,
+    DatePrecision,
+    EventKind,
+    EventStatus,
+    LinkKind,
+    ReviewState,
+    Role,
+    SourceKind,
+)
+from .derived import (
+    CountryInvolvement,
+    build_search_text,
+    derive_codes,
+    refresh_involvements,
+    refresh_search_text,
+)
+from .events import (
+    Citation,
+    CountryIdsField,
+    EnglishDocument,
+    Event,
+    EventAlias,
+    EventLink,
+    EventProposal,
+    EventQuerySet,
+    Participation,
+    ProposalState,
+    period_end,
+    sides_prefetch,
+)
+from .reference import (
+    Actor,
+    Country,
+    Membership,
+    Office,
+    Source,
+)
+
+__all__ = [
+    "TEXT_MAX_LENGTH",
+    "Actor",
+    "ActorKind",
+    "Citation",
+    "ConcurrentEditError",
+    "CountQualifier",
+    "Country",
+    "CountryIdsField",
+    "CountryInvolvement",
+    "DatePrecision",
+    "EnglishDocument",
+    "Event",
+    "EventAlias",
+    "EventKind",
+    "EventLink",
+    "EventProposal",
+    "EventQuerySet",
+    "EventStatus",
+    "LinkKind",
+    "Membership",
+    "Office",
+    "Participation",
+    "ProposalState",
+    "ReviewState",
+    "Role",
+    "Source",
+    "SourceKind",
+    "Versioned",
+    "build_search_text",
+    "derive_codes",
+    "period_end",
+    "refresh_involvements",
+    "refresh_search_text",
+    "sides_prefetch",
+]

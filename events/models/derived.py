@@ -1,0 +1,291 @@
+"""Derived data, kept in step with every write: the country involvements, the search text
+(and with it the stored search document), the country-id arrays, the codes and the period
+end. The save signals here run for ordinary saves; bulk paths (import, synthetic generator)
+call refresh_involvements() for what they wrote."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from ..codes import codes_for
+from .choices import EventKind
+from .events import Event, Participation, period_end
+from .reference import Actor, Country
+
+
+class CountryInvolvement(models.Model):
+    """Derived: a country involved in an event (located there, or a participant's country),
+    whether it initiated or was targeted, and the event's start date.
+
+    It serves the country, initiator and target filters in date order: "the newest 50 events
+    initiated by the US" walks one index (country, start_date, event) and stops after 50, where
+    a join through participations and actors would probe millions of events. One row per event
+    and country, so a join needs no DISTINCT. Kept in step by `refresh_involvements()`: on every
+    save of an event, participation or actor's country, and by the bulk paths (import, synthetic
+    generator) which call it for what they wrote.
+    """
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="involvements", db_index=False
+    )
+    country = models.ForeignKey(
+        Country, on_delete=models.CASCADE, related_name="involvements", db_index=False
+    )
+    kind = models.CharField(
+        max_length=20,
+        choices=EventKind.choices,
+        help_text="The event's kind (for the kind filter with a country).",
+    )
+    start_date = models.DateField(help_text="The event's start date (for the date order).")
+    as_initiator = models.BooleanField(default=False)
+    as_target = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            # One row per event and country; also serves refresh_involvements' delete by event.
+            models.UniqueConstraint(
+                fields=["event", "country"], name="countryinvolvement_unique_country"
+            ),
+        ]
+        indexes = [
+            # ?country=: WHERE country_id = … ORDER BY start_date DESC, event_id DESC LIMIT 50.
+            models.Index(
+                fields=["country", "-start_date", "-event"], name="involvement_country_idx"
+            ),
+            # ?initiator=: the same over initiating countries only.
+            models.Index(
+                fields=["country", "-start_date", "-event"],
+                condition=Q(as_initiator=True),
+                name="involvement_initiator_idx",
+            ),
+            # ?target=: the same over targeted countries only.
+            models.Index(
+                fields=["country", "-start_date", "-event"],
+                condition=Q(as_target=True),
+                name="involvement_target_idx",
+            ),
+            # ?kind=…&country=: WHERE country_id = … AND kind = … ORDER BY start_date DESC,
+            # event_id DESC LIMIT 50; and the same for initiator and target.
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                name="involvement_country_kind_idx",
+            ),
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                condition=Q(as_initiator=True),
+                name="involvement_initiator_kind_idx",
+            ),
+            models.Index(
+                fields=["country", "kind", "-start_date", "-event"],
+                condition=Q(as_target=True),
+                name="involvement_target_kind_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country_id} in {self.event_id}"
+
+
+# Set-based, for both databases: {p} and {e} are conditions on the participation's and the
+# event's event id ("{col} IN (…)" or "{col} BETWEEN … AND …").
+INVOLVEMENT_SQL = """
+INSERT INTO events_countryinvolvement
+    (event_id, country_id, kind, start_date, as_initiator, as_target)
+SELECT x.event_id, x.country_id, e.kind, e.start_date, MAX(x.initiator) = 1, MAX(x.target) = 1
+FROM (
+    SELECT p.event_id AS event_id, a.country_id AS country_id,
+        CASE WHEN p.role = 'initiator' THEN 1 ELSE 0 END AS initiator,
+        CASE WHEN p.role = 'target' THEN 1 ELSE 0 END AS target
+    FROM events_participation p JOIN events_actor a ON a.id = p.actor_id
+    WHERE a.country_id IS NOT NULL AND {p}
+    UNION ALL
+    SELECT e.id, e.location_country_id, 0, 0 FROM events_event e
+    WHERE e.location_country_id IS NOT NULL AND {e}
+) x JOIN events_event e ON e.id = x.event_id
+GROUP BY x.event_id, x.country_id, e.kind, e.start_date
+"""
+
+# The participations' copy of their event's start date, written only where it differs (a bulk
+# write leaves it empty; an event's new date changes it). {p} as in INVOLVEMENT_SQL.
+PARTICIPATION_DATES_SQL = """
+UPDATE events_participation AS p SET start_date = e.start_date
+FROM events_event e
+WHERE e.id = p.event_id AND {p} AND (p.start_date IS NULL OR p.start_date <> e.start_date)
+"""
+
+
+# Each event's country ids (Event.involved_country_ids, initiator_… and target_…), from its
+# CountryInvolvement rows, written only where they differ; {v} is a condition on the
+# involvement's event id. Sorted, so that unchanged ids compare equal and the event is not
+# rewritten (SQLite before 3.44 has no ORDER BY in an aggregate: the rows come to it sorted).
+COUNTRY_IDS_SQL = {
+    "postgresql": """
+UPDATE events_event AS e SET involved_country_ids = s.involved,
+    initiator_country_ids = s.initiators, target_country_ids = s.targets
+FROM (
+    SELECT v.event_id,
+        array_agg(v.country_id ORDER BY v.country_id) AS involved,
+        array_agg(v.country_id ORDER BY v.country_id) FILTER (WHERE v.as_initiator)
+            AS initiators,
+        array_agg(v.country_id ORDER BY v.country_id) FILTER (WHERE v.as_target) AS targets
+    FROM events_countryinvolvement v WHERE {v}
+    GROUP BY v.event_id
+) AS s
+WHERE e.id = s.event_id AND (e.involved_country_ids, e.initiator_country_ids,
+    e.target_country_ids) IS DISTINCT FROM (s.involved, s.initiators, s.targets)
+""",
+    "sqlite": """
+UPDATE events_event AS e SET involved_country_ids = s.involved,
+    initiator_country_ids = s.initiators, target_country_ids = s.targets
+FROM (
+    SELECT v.event_id,
+        json_group_array(v.country_id) AS involved,
+        NULLIF(json_group_array(v.country_id) FILTER (WHERE v.as_initiator), '[]')
+            AS initiators,
+        NULLIF(json_group_array(v.country_id) FILTER (WHERE v.as_target), '[]') AS targets
+    FROM (
+        SELECT * FROM events_countryinvolvement v WHERE {v} ORDER BY v.event_id, v.country_id
+    ) AS v
+    GROUP BY v.event_id
+) AS s
+WHERE e.id = s.event_id AND (e.involved_country_ids IS NOT s.involved
+    OR e.initiator_country_ids IS NOT s.initiators OR e.target_country_ids IS NOT s.targets)
+""",
+}
+
+# Events left with no country: no ids. {e} is a condition on the event's id.
+NO_COUNTRY_IDS_SQL = """
+UPDATE events_event AS e
+SET involved_country_ids = NULL, initiator_country_ids = NULL, target_country_ids = NULL
+WHERE {e} AND e.involved_country_ids IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM events_countryinvolvement v WHERE v.event_id = e.id)
+"""
+
+
+def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
+    """Recompute what is derived from these events' participants, location, kind and start
+    date (or those of ids in `id_range`): their CountryInvolvement rows, the events' copies of
+    their country ids and their participations' copy of the start date."""
+    from django.db import connections
+
+    connection = connections[using]
+    country_ids_sql = COUNTRY_IDS_SQL[
+        "postgresql" if connection.vendor == "postgresql" else "sqlite"
+    ]
+    with connection.cursor() as cursor:
+        if id_range is not None:
+            first, last = id_range
+            condition, params = "{col} BETWEEN %s AND %s", [first, last]
+            batches = [(condition, params)]
+        else:
+            ids = sorted(set(event_ids))
+            batches = [
+                ("{col} IN (" + ", ".join(["%s"] * len(chunk)) + ")", chunk)
+                for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+            ]
+        for condition, params in batches:
+            cursor.execute(
+                "DELETE FROM events_countryinvolvement WHERE " + condition.format(col="event_id"),
+                params,
+            )
+            cursor.execute(
+                INVOLVEMENT_SQL.format(
+                    p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
+                ),
+                params * 2,
+            )
+            cursor.execute(country_ids_sql.format(v=condition.format(col="v.event_id")), params)
+            cursor.execute(NO_COUNTRY_IDS_SQL.format(e=condition.format(col="e.id")), params)
+            cursor.execute(
+                PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params
+            )
+
+
+@receiver(pre_save, sender=Event)
+def derive_codes(sender, instance, **kwargs):
+    """Keep the CAMEO and PLOVER codes in step with kind, mode and status."""
+    codes = codes_for(instance.kind, instance.mode, instance.status)
+    if codes:
+        instance.cameo_code, instance.plover_type, instance.plover_mode = codes
+
+
+@receiver(pre_save, sender=Event)
+def derive_period_end(sender, instance, **kwargs):
+    """Keep `period_end` in step with the dates, also for fixture (raw) saves."""
+    if instance.start_date:
+        instance.period_end = period_end(
+            instance.start_date, instance.end_date, instance.date_precision
+        )
+
+
+def build_search_text(event, actor_names):
+    return "\n".join(
+        part for part in (event.title, event.summary, event.quoted_words, *actor_names) if part
+    )
+
+
+def refresh_search_text(event_ids):
+    """Recompute the derived search text of these events (after participants change)."""
+    names = {}
+    for event_id, name in Participation.objects.filter(event_id__in=event_ids).values_list(
+        "event_id", "actor__name"
+    ):
+        names.setdefault(event_id, []).append(name)
+    for event in Event.objects.filter(pk__in=event_ids).only(
+        "id", "title", "summary", "quoted_words", "search_text"
+    ):
+        text = build_search_text(event, names.get(event.pk, []))
+        if text != event.search_text:
+            Event.objects.filter(pk=event.pk).update(search_text=text)
+
+
+@receiver(pre_save, sender=Event)
+def derive_search_text(sender, instance, **kwargs):
+    names = (
+        list(instance.participations.values_list("actor__name", flat=True)) if instance.pk else []
+    )
+    instance.search_text = build_search_text(instance, names)
+
+
+@receiver(post_save, sender=Participation)
+@receiver(post_delete, sender=Participation)
+def participants_changed(sender, instance, **kwargs):
+    if deleting_with_event(kwargs.get("origin")):
+        return  # the event goes too: nothing to keep in step
+    refresh_search_text([instance.event_id])
+    refresh_involvements([instance.event_id], using=kwargs.get("using") or "default")
+
+
+def deleting_with_event(origin):
+    """Whether a delete cascades from an event (or a queryset of events) being deleted."""
+    model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
+    return origin is not None and issubclass(model, Event)
+
+
+@receiver(post_save, sender=Event)
+def event_saved(sender, instance, **kwargs):
+    """Keep the derived involvements in step with the location and the start date."""
+    refresh_involvements([instance.pk], using=kwargs.get("using") or "default")
+
+
+@receiver(pre_save, sender=Actor)
+def note_actor_country(sender, instance, raw=False, **kwargs):
+    instance._country_changed = bool(instance.pk) and (
+        type(instance)
+        ._base_manager.filter(pk=instance.pk)
+        .exclude(country_id=instance.country_id)
+        .exists()
+    )
+
+
+@receiver(post_save, sender=Actor)
+def actor_renamed(sender, instance, created, **kwargs):
+    if not created:
+        event_ids = list(
+            Participation.objects.filter(actor=instance).values_list("event_id", flat=True)
+        )
+        for start in range(0, len(event_ids), 1000):
+            refresh_search_text(event_ids[start : start + 1000])
+        if getattr(instance, "_country_changed", False):
+            refresh_involvements(event_ids, using=kwargs.get("using") or "default")
