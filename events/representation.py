@@ -154,7 +154,8 @@ def represent(rows, shows_drafts, event_url=None, using="default"):
         event["url"] = event_url(row["slug"]) if event_url else None
         for name in _DATES:
             day = row[name]
-            event[name] = None if day is None else day.isoformat()
+            if day is not None:  # else None already
+                event[name] = day.isoformat()
         event["location"] = {
             "country": row["location_country__code"],
             "country_name": row["location_country__name"],

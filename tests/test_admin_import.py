@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from events import admin as events_admin
 from events.admin import IMPORT_SESSION_KEY
+from events.admin import importing as events_admin
 from events.models import Actor, Event, ReviewState
 from tests.test_admin import make_user, messages_of
 

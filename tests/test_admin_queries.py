@@ -112,7 +112,7 @@ def test_the_year_drill_down_reads_first_and_last_dates_not_every_event(curator_
 def test_a_search_has_no_date_drill_down_and_a_capped_count(curator_client, monkeypatch):
     from django.db import connection
 
-    from events import admin as events_admin
+    from events.admin import events as events_admin
 
     for n in range(4):
         make_published_event(title=f"Treaty talks {n}", start_date=datetime.date(2018, 3, 1 + n))

@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from events import admin as events_admin
 from events import importing
+from events.admin import importing as events_admin
 from events.groups import CURATORS
 from events.importing import JSON_MAX_DEPTH, TEXT_MAX_LENGTH
 from events.models import Actor, Citation, Event, Participation, Source
