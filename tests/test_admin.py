@@ -677,13 +677,13 @@ def test_an_unfiltered_list_of_a_large_table_shows_an_estimate(client, curator, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    import events.admin
+    from events.admin import events as event_admin
 
     for _ in range(3):
         make_event()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE events_event")
-    monkeypatch.setattr(events.admin, "ESTIMATE_COUNT_ABOVE", 1)
+    monkeypatch.setattr(event_admin, "ESTIMATE_COUNT_ABOVE", 1)
     client.force_login(curator)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(CHANGELIST)
