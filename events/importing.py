@@ -43,7 +43,7 @@ from django.db import connection, models, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from . import writes
+from . import shape, writes
 from .api_csv import CSV_COLUMNS
 from .codes import codes_for
 from .filters import resolve_country, whole_number
@@ -67,35 +67,15 @@ from .models import (
 )
 
 CHUNK = 2000
-# The event's own columns of the export (kind … quoted_words), which the import reads back.
-EVENT_FIELDS = CSV_COLUMNS[CSV_COLUMNS.index("kind") : CSV_COLUMNS.index("review_state")]
+# The event's own columns of the export (events/shape.py), which the import reads back; the
+# slug and the review state apart (they name the event and follow the publish rules).
+EVENT_FIELDS = [name for name in shape.WRITTEN_CSV_COLUMNS if name not in ("slug", "review_state")]
 # What an update compares and writes (attnames).
-COMPARED = [
-    "location_country_id" if name == "location_country" else name for name in EVENT_FIELDS
-] + ["review_state"]
-DERIVED = ["period_end", "cameo_code", "plover_type", "plover_mode", "search_text"]
-
-# What COPY writes of new rows (PostgreSQL), by name: columns added later keep their defaults.
-EVENT_COLUMNS = [
-    "id",
-    "slug",
-    "kind",
-    "mode",
-    "title",
-    "summary",
-    "start_date",
-    "end_date",
-    "date_precision",
-    "status",
-    "location_country_id",
-    "place",
-    "expelled_count",
-    "expelled_count_qualifier",
-    "quoted_words",
-    "review_state",
-    "version",
-    *DERIVED,
-]
+COMPARED = [name for name in shape.WRITTEN_COLUMNS if name != "slug"]
+DERIVED = list(shape.DERIVED_COLUMNS)
+# What COPY writes of new rows (PostgreSQL): the event's stored columns, each from the row's
+# values (which hold every column: event_defaults()).
+EVENT_COLUMNS = ["id", *shape.STORED_COLUMNS]
 CITATION_COLUMNS = ["id", "event_id", "source_id", "locator", "note"]
 
 
@@ -831,6 +811,20 @@ def field_checks():
     return checks
 
 
+# Written columns that build_values reads by hand: a country code, a count held to the API's
+# limits, a qualifier that defaults when empty. It reads the others by their model field.
+READ_BY_HAND = frozenset(["location_country", "expelled_count", "expelled_count_qualifier"])
+
+
+@functools.cache
+def plain_fields():
+    """(attname, column, field) of each written column that build_values reads by its model
+    field: a date as ISO text, a text (stripped, but for a TextField's free text), any other
+    value as the field's to_python() reads it."""
+    fields = [Event._meta.get_field(name) for name in EVENT_FIELDS if name not in READ_BY_HAND]
+    return [(f.attname, f.name, f) for f in fields]
+
+
 @functools.cache
 def event_defaults():
     return {
@@ -1047,15 +1041,23 @@ class Importer:
         data = record.fields
         values = dict(event_defaults())
         values["slug"] = record.slug
-        for name in ("kind", "title", "summary", "date_precision", "status", "place"):
-            if name in data and data[name] is not None:
-                values[name] = str(data[name]).strip() if name != "summary" else str(data[name])
-        values["quoted_words"] = str(data.get("quoted_words") or "")
-        values["mode"] = str(data.get("mode") or "").strip()
-        values["start_date"] = parse_date(data.get("start_date"), "start_date")
-        if values["start_date"] is None:
-            raise RowError("start_date", "required")
-        values["end_date"] = parse_date(data.get("end_date"), "end_date")
+        for attname, name, f in plain_fields():
+            value = data.get(name)
+            if isinstance(f, models.DateField):
+                values[attname] = parse_date(value, name)
+                if values[attname] is None and not f.null:
+                    raise RowError(name, "required")
+            elif value is None:
+                continue  # the default stands
+            elif isinstance(f, models.TextField):
+                values[attname] = str(value)  # free text, as written
+            elif isinstance(f, models.CharField):
+                values[attname] = str(value).strip()
+            elif str(value).strip():
+                try:
+                    values[attname] = f.to_python(str(value).strip())
+                except ValidationError as error:
+                    raise RowError(name, error.messages[0]) from error
         code = str(data.get("location_country") or "").strip()
         values["location_country_id"] = None
         if code:

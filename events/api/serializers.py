@@ -38,6 +38,7 @@ from ..models import (
     Source,
 )
 from ..representation import event_url_maker, represent_events
+from ..shape import API_FIELDS
 
 # How many of the events a source evidences its representation lists (newest first).
 SOURCE_EVENTS_SHOWN = 50
@@ -493,8 +494,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        # The event's shape, listed once (events/shape.py).
-        from ..shape import API_FIELDS as fields
+        fields = API_FIELDS  # the event's shape, listed once (events/shape.py)
 
     # -- reading ------------------------------------------------------------------------
 
