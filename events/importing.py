@@ -40,10 +40,9 @@ from django.core.validators import (
     ProhibitNullCharactersValidator,
 )
 from django.db import connection, models, transaction
-from django.db.models import F, Max
 from django.utils import timezone
 
-from . import shape, writes
+from . import duplicates, shape, writes
 from .api_csv import CSV_COLUMNS
 from .codes import codes_for
 from .filters import resolve_country, whole_number
@@ -92,89 +91,6 @@ COPY_COLUMNS = {
     Event: lambda: EVENT_COLUMNS,
     Participation: participation_columns,
     Citation: lambda: CITATION_COLUMNS,
-}
-
-# writes.find_duplicates for a chunk of new events at once, on either database: for each
-# candidate c, the first stored event (by date, id) of its kind whose dates overlap its own and
-# that has every one of its initiators and targets. Dates: from `low` (the first day less the
-# longest span of a stored event: no event starting earlier can overlap) to the last day.
-# The walk starts from one of its actors: a state's events through the country involvements
-# of its country, kind and role (index by country, kind and date: a state takes part in many
-# events, of every kind), any other actor's through its participations (index by actor and
-# date); then its other actors are checked (the unique index on event, actor and role), and
-# only then the event is read. On PostgreSQL `WALK` fixes that order (with the statistics of
-# tables that the import is filling, the planner would rather walk every event of the kind
-# by date, which grows with the table); SQLite walks participations only.
-WALK = {
-    "postgresql": """(
-        SELECT p.event_id FROM events_participation p
-        WHERE c.country IS NULL AND p.actor_id = c.actor AND p.role = c.role
-            AND (p.start_date BETWEEN c.low AND c.last_day OR p.start_date IS NULL)
-        UNION ALL
-        SELECT v.event_id FROM events_countryinvolvement v
-        WHERE c.country IS NOT NULL AND c.role = 'initiator' AND v.as_initiator
-            AND v.country_id = c.country AND v.kind = c.kind
-            AND v.start_date BETWEEN c.low AND c.last_day
-        UNION ALL
-        SELECT v.event_id FROM events_countryinvolvement v
-        WHERE c.country IS NOT NULL AND c.role = 'target' AND v.as_target
-            AND v.country_id = c.country AND v.kind = c.kind
-            AND v.start_date BETWEEN c.low AND c.last_day
-        OFFSET 0
-    ) p CROSS JOIN LATERAL (
-        SELECT e.id, e.slug, e.kind, e.start_date, e.period_end FROM events_event e
-        WHERE e.id = p.event_id OFFSET 0
-    ) e""",
-    "sqlite": """events_participation p JOIN events_event e
-        ON e.id = p.event_id AND p.actor_id = c.actor AND p.role = c.role""",
-}
-DUPLICATES_SQL_TEMPLATE = """
-WITH c (i, actor, country, role, kind, low, first_day, last_day, initiators, targets) AS (
-    {candidates}
-)
-SELECT c.i, (
-    SELECT e.slug FROM {walk}
-    WHERE e.kind = c.kind
-        AND e.start_date BETWEEN c.low AND c.last_day AND e.period_end >= c.first_day
-        AND NOT EXISTS (
-            SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
-                SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
-                    AND q.role = 'initiator' AND q.actor_id = CAST(a.value AS bigint)
-            )
-        )
-        AND NOT EXISTS (
-            SELECT 1 FROM {targets} a WHERE NOT EXISTS (
-                SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
-                    AND q.role = 'target' AND q.actor_id = CAST(a.value AS bigint)
-            )
-        )
-    ORDER BY e.start_date, e.id LIMIT 1
-)
-FROM c
-"""
-# The candidates come as one JSON parameter (a list of objects), whose lists of actor ids
-# {initiators} and {targets} expand into rows with a `value` column.
-DUPLICATES_SQL = {
-    "postgresql": DUPLICATES_SQL_TEMPLATE.format(
-        candidates="SELECT * FROM jsonb_to_recordset(CAST(%s AS jsonb)) AS x(i int, actor "
-        "bigint, country bigint, role text, kind text, low date, first_day date, last_day date, "
-        "initiators jsonb, targets jsonb)",
-        walk=WALK["postgresql"],
-        initiators="jsonb_array_elements_text(c.initiators)",
-        targets="jsonb_array_elements_text(c.targets)",
-    ),
-    "sqlite": DUPLICATES_SQL_TEMPLATE.format(
-        candidates="SELECT "
-        + ", ".join(
-            f"json_extract(value, '$.{name}')"
-            for name in ("i", "actor", "country", "role", "kind", "low", "first_day", "last_day")
-            + ("initiators", "targets")
-        )
-        + " FROM json_each(%s)",
-        walk=WALK["sqlite"],
-        initiators="json_each(c.initiators)",
-        targets="json_each(c.targets)",
-    ),
 }
 
 
@@ -1292,52 +1208,31 @@ class Importer:
 
     def _without_duplicates(self, records, actors):
         """Flag (and with --skip-duplicates drop) the new events that look like stored ones,
-        as writes.find_duplicates defines them, with one query for the chunk: per event,
-        the first stored event (by date and id) of the same kind, with overlapping dates and
-        every one of its initiators and targets."""
-        candidates = []
+        by the one duplicate finder (events/duplicates.py), asked once for the chunk."""
+        questions = []
         for index, record in enumerate(records):
-            roles = {Role.INITIATOR: [], Role.TARGET: []}
+            sides = {Role.INITIATOR: [], Role.TARGET: []}
             for role, slug in record.participants:
-                if role in roles and actors[slug][0]:
-                    roles[role].append(actors[slug][0])
-            if not roles[Role.INITIATOR] and not roles[Role.TARGET]:
-                continue
+                actor_id, _, kind, country = actors[slug]
+                if role in sides and actor_id:
+                    sides[role].append(duplicates.Side(actor_id, kind, country))
             values = record.values
-            # The walk starts from an actor that is not a state if there is one (its own
-            # participations), else from the first state (its country's involvements).
-            required = [
-                (role, actors[slug])
-                for role, slug in record.participants
-                if role in roles and actors[slug][0]
-            ]
-            role, (actor, _, kind, country) = min(
-                required, key=lambda pair: pair[1][2] == ActorKind.STATE and bool(pair[1][3])
+            questions.append(
+                duplicates.candidate(
+                    index,
+                    values["kind"],
+                    values["start_date"],
+                    values["period_end"],
+                    sides[Role.INITIATOR],
+                    sides[Role.TARGET],
+                    low=values["start_date"] - self._longest_span(),
+                )
             )
-            candidates.append(
-                {
-                    "i": index,
-                    "actor": actor,
-                    "country": country if kind == ActorKind.STATE else None,
-                    "role": str(role),
-                    "kind": values["kind"],
-                    "low": (values["start_date"] - self._longest_span()).isoformat(),
-                    "first_day": values["start_date"].isoformat(),
-                    "last_day": values["period_end"].isoformat(),
-                    "initiators": sorted(set(roles[Role.INITIATOR])),
-                    "targets": sorted(set(roles[Role.TARGET])),
-                }
-            )
-        if not candidates:
-            return records
-        vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
-        with connection.cursor() as cursor:
-            cursor.execute(DUPLICATES_SQL[vendor], [json.dumps(candidates)])
-            found = {index: slug for index, slug in cursor.fetchall() if slug}
+        found = duplicates.matches(questions)
         kept = []
         for index, record in enumerate(records):
             if index in found:
-                self.duplicates.append((record.row, record.slug, found[index]))
+                self.duplicates.append((record.row, record.slug, found[index][0]))
                 if self.skip_duplicates:
                     self.counts["skipped"] += 1
                     continue
@@ -1345,13 +1240,10 @@ class Importer:
         return kept
 
     def _longest_span(self):
-        """The longest time a stored event covers (period_end - start_date): read once, then
-        kept up to date with what the import writes."""
+        """The longest time a stored event covers, read once, then kept up to date with what
+        the import writes."""
         if self.span is None:
-            longest = Event.objects.annotate(span=F("period_end") - F("start_date")).aggregate(
-                longest=Max("span")
-            )["longest"]
-            self.span = max(longest or datetime.timedelta(0), self.written_span)
+            self.span = max(duplicates.longest_span(), self.written_span)
         return self.span
 
     def _actors(self, chunk, known):

@@ -36,9 +36,7 @@ from .models import (
     Participation,
     ProposalState,
     ReviewState,
-    Role,
     Source,
-    period_end,
 )
 
 __all__ = ["ConcurrentEditError"]
@@ -686,45 +684,6 @@ class _Caller:
 
 
 # --- Duplicates and merging ------------------------------------------------------------------
-
-
-def find_duplicates(kind, start_date, end_date, precision, initiators, targets, exclude=None):
-    """Events that look like the same event: same kind, overlapping dates, and the same
-    initiator and target actors (every one given). Without an initiator or a target nothing
-    is flagged: kind and date alone say too little.
-
-    `initiators` and `targets` are actor ids.
-    """
-    if not initiators and not targets:
-        return Event.objects.none()
-    last_day = period_end(start_date, end_date, precision)
-    queryset = Event.objects.filter(kind=kind, start_date__lte=last_day, period_end__gte=start_date)
-    for role, actors in ((Role.INITIATOR, initiators), (Role.TARGET, targets)):
-        for actor_id in set(actors):
-            queryset = queryset.filter(
-                pk__in=Participation.objects.filter(role=role, actor_id=actor_id).values("event_id")
-            )
-    if exclude is not None:
-        queryset = queryset.exclude(pk=exclude)
-    return queryset.order_by("start_date", "id")
-
-
-def duplicates_of(event):
-    """Other events that look like `event` (see find_duplicates)."""
-    roles = {Role.INITIATOR: [], Role.TARGET: []}
-    for actor_id, role in event.participations.filter(role__in=roles).values_list(
-        "actor_id", "role"
-    ):
-        roles[role].append(actor_id)
-    return find_duplicates(
-        event.kind,
-        event.start_date,
-        event.end_date,
-        event.date_precision,
-        roles[Role.INITIATOR],
-        roles[Role.TARGET],
-        exclude=event.pk,
-    )
 
 
 def merge_events(user, keep: Event, merged: Event) -> Event:

@@ -1,6 +1,7 @@
 """The import's bulk write path (COPY on PostgreSQL, bulk INSERTs elsewhere): derived columns,
 children, history and involvements of what it creates; nothing left behind by a bad row in a
-later chunk; duplicates found per chunk exactly as writes.find_duplicates finds them."""
+later chunk; duplicates found per chunk by the one duplicate finder (events/duplicates.py),
+checked against its definition recomputed in Python."""
 
 import csv
 import datetime
@@ -10,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from events import importing
+from events.duplicates import find_duplicates
 from events.importing import run_import
 from events.models import (
     Citation,
@@ -20,7 +22,6 @@ from events.models import (
     Source,
     refresh_involvements,
 )
-from events.writes import find_duplicates
 from tests.factories import make_actor, make_country, make_published_event
 
 pytestmark = pytest.mark.django_db
@@ -179,9 +180,10 @@ def test_dry_run_writes_nothing(tmp_path, reference_data):
 
 
 @pytest.mark.parametrize("with_countries", [False, True])
-def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path, with_countries):
+def test_duplicates_found_per_chunk_follow_the_definition(tmp_path, with_countries):
     """States with a country are walked through their country's involvements, other actors
-    through their participations: both find what find_duplicates finds."""
+    through their participations: the import (a chunk at once) and find_duplicates (one
+    event) both find what the definition, recomputed here in Python, finds."""
     countries = [
         make_country(*codes) if with_countries else None
         for codes in (
@@ -250,18 +252,37 @@ def test_duplicates_found_per_chunk_are_those_of_find_duplicates(tmp_path, with_
     assert problems == []
 
     ids = {"a": a.pk, "b": b.pk, "c": c.pk, "envoy": envoy.pk}
+    stored_events = [
+        (event, {(p.role, p.actor_id) for p in event.participations.all()})
+        for event in Event.objects.order_by("start_date", "id")
+    ]
     expected = []
     for n, (kind, day, participants) in enumerate(new):
-        roles = {Role.INITIATOR: [], Role.TARGET: []}
+        wanted = set()
         for pair in participants.split(";"):
             role, slug = pair.split(":")
-            if role in roles:
-                roles[role].append(ids[slug])
-        first = find_duplicates(
-            kind, D.fromisoformat(day), None, "day", roles[Role.INITIATOR], roles[Role.TARGET]
-        ).first()
-        if first is not None:
-            expected.append((n + 2, f"new-{n}", first.slug))
+            if role in (Role.INITIATOR, Role.TARGET):
+                wanted.add((role, ids[slug]))
+        first_day = D.fromisoformat(day)
+        alike = [
+            event
+            for event, sides in stored_events
+            if wanted
+            and event.kind == kind
+            and event.start_date <= first_day <= event.period_end
+            and wanted <= sides
+        ]
+        found = find_duplicates(
+            kind,
+            first_day,
+            None,
+            "day",
+            [actor for role, actor in wanted if role == Role.INITIATOR],
+            [actor for role, actor in wanted if role == Role.TARGET],
+        )
+        assert list(found) == alike, (n, kind, day, participants)
+        if alike:
+            expected.append((n + 2, f"new-{n}", alike[0].slug))
     assert duplicates == expected
     assert [slug for _, _, slug in duplicates] == [
         stored["month"].slug,

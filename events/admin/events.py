@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import writes
+from ..duplicates import duplicates_of
 from ..filters import EventFilter, resolve_actor, resolve_country, resolve_source, whole_number
 from ..models import (
     Citation,
@@ -735,7 +736,7 @@ class EventAdmin(
     def save_related(self, request, form, formsets, change):
         self.write(request, form, formsets, change)
         # After the inlines: a duplicate is judged by the initiators and targets just saved.
-        duplicates = list(writes.duplicates_of(form.instance)[:RELATED_EVENTS_SHOWN])
+        duplicates = list(duplicates_of(form.instance, limit=RELATED_EVENTS_SHOWN))
         if duplicates:
             self.message_user(
                 request,
