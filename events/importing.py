@@ -1425,57 +1425,52 @@ class Importer:
                 copy.write_row((*values(row), *constant))
 
     def _replace_children(self, records, actors, sources):
+        """The participants and citations of events the import writes, as the children's one
+        writer (writes.child_changes) decides, applied in bulk; links are gathered for the
+        end of the file."""
         if not records:
             return
         ids = [r.event.pk for r in records]
-        stored_participations = list(Participation.objects.filter(event_id__in=ids))
-        stored_citations = list(Citation.objects.filter(event_id__in=ids).select_related("source"))
-        by_event_p, by_event_c = {}, {}
-        for p in stored_participations:
-            by_event_p.setdefault(p.event_id, {})[(p.role, p.actor_id)] = p
-        for c in stored_citations:
-            by_event_c.setdefault(c.event_id, {})[(c.source.url, c.locator)] = c
-        add_p, drop_p, add_c, drop_c, edit_c = [], [], [], [], []
+        stored = {Participation: {}, Citation: {}}
+        for p in Participation.objects.filter(event_id__in=ids):
+            stored[Participation].setdefault(p.event_id, {})[(p.actor_id, p.role)] = p
+        for c in Citation.objects.filter(event_id__in=ids):
+            stored[Citation].setdefault(c.event_id, {})[(c.source_id, c.locator)] = c
+        changes = {Participation: ([], []), Citation: ([], [])}
         for record in records:
             event = record.event
-            have = by_event_p.get(event.pk, {})
-            want = {}
-            for position, (role, slug) in enumerate(record.participants):
-                want[(role, actors[slug][0])] = position
-            for key, participation in have.items():
-                if key not in want:
-                    drop_p.append(participation)
-            for (role, actor_id), position in want.items():
-                if (role, actor_id) not in have:
-                    add_p.append(
-                        Participation(event=event, actor_id=actor_id, role=role, position=position)
-                    )
-            have_c = by_event_c.get(event.pk, {})
-            want_c = self._wanted_citations(record)
-            for key, citation in have_c.items():
-                if key not in want_c:
-                    drop_c.append(citation)
-                elif citation.note != want_c[key]:
-                    citation.note = want_c[key]
-                    edit_c.append(citation)
-            for (url, locator), note in want_c.items():
-                if (url, locator) not in have_c:
-                    add_c.append(
-                        Citation(event=event, source_id=sources[url], locator=locator, note=note)
-                    )
+            wanted = {
+                Participation: writes.participation_rows(
+                    event,
+                    stored[Participation].get(event.pk, {}),
+                    [(actors[slug][0], role) for role, slug in record.participants],
+                ),
+                Citation: writes.citation_rows(
+                    event,
+                    stored[Citation].get(event.pk, {}),
+                    [
+                        (sources[url], locator, note)
+                        for (url, locator), note in self._wanted_citations(record).items()
+                    ],
+                ),
+            }
+            for model, rows in wanted.items():
+                dropped, saved = writes.child_changes(stored[model].get(event.pk, {}), rows)
+                changes[model][0].extend(dropped)
+                changes[model][1].extend(saved)
             for kind, other in record.links:
                 self.pending_links.append((record.row, "links", event.pk, other, kind, True))
             for kind, other in record.linked_from:
                 self.pending_links.append((record.row, "linked_from", event.pk, other, kind, False))
-        self._record_history(Participation, [(p, "-") for p in drop_p])
-        Participation.objects.filter(pk__in=[p.pk for p in drop_p]).delete()
-        self._record_history(Citation, [(c, "-") for c in drop_c])
-        Citation.objects.filter(pk__in=[c.pk for c in drop_c]).delete()
-        Participation.objects.bulk_create(add_p)
-        Citation.objects.bulk_create(add_c)
-        Citation.objects.bulk_update(edit_c, ["note"])
-        self._record_history(Participation, [(p, "+") for p in add_p])
-        self._record_history(Citation, [(c, "+") for c in add_c] + [(c, "~") for c in edit_c])
+        for model, changed_field in ((Participation, "position"), (Citation, "note")):
+            dropped, saved = changes[model]
+            new = [row for row in saved if row.pk is None]
+            changed = [row for row in saved if row.pk is not None]
+            self._record_history(model, [(row, "-") for row in dropped])
+            model.objects.filter(pk__in=[row.pk for row in dropped]).delete()
+            model.objects.bulk_create(new)
+            model.objects.bulk_update(changed, [changed_field])
+            self._record_history(model, [(row, "+") for row in new] + [(r, "~") for r in changed])
 
     def _write_links(self):
         """Links go in last: they may name events further down the file. The links of every
@@ -1503,14 +1498,10 @@ class Importer:
                 models.Q(from_event_id__in=part) | models.Q(to_event_id__in=part)
             ):
                 stored[(link.from_event_id, link.to_event_id, link.kind)] = link
-        dropped = [link for key, link in stored.items() if key not in wanted]
+        wanted = writes.link_rows(stored, sorted(key for key in wanted if key[0] != key[1]))
+        dropped, new = writes.child_changes(stored, wanted)
         self._record_history(EventLink, [(link, "-") for link in dropped])
         EventLink.objects.filter(pk__in=[link.pk for link in dropped]).delete()
-        new = [
-            EventLink(from_event_id=f, to_event_id=t, kind=k)
-            for f, t, k in sorted(wanted - set(stored))
-            if f != t
-        ]
         EventLink.objects.bulk_create(new)
         self._record_history(EventLink, [(link, "+") for link in new])
 

@@ -382,75 +382,127 @@ def item_errors(count, errors):
     return [errors.get(index) for index in range(count)]
 
 
-def _replace(field, stored, wanted):
-    """Delete stored rows not wanted, save new or changed ones (each cleaned first).
+def _id(value):
+    """A model instance's id, or the id itself."""
+    return getattr(value, "pk", value)
 
-    `stored` and `wanted` map a row's natural key to the row; rows left as they were are
-    not saved again, so history records only real changes.
+
+def child_changes(stored, wanted):
+    """What replacing an event's rows of one kind changes: (dropped, saved) lists of rows.
+
+    `stored` maps a row's natural key to the stored row; `wanted` maps the key of each row
+    wanted to (row, changed), as the *_rows functions below build it. Stored rows not wanted
+    are dropped; new rows and changed ones are saved; rows left as they were are not saved
+    again, so history records only real changes. The import applies the same changes in bulk.
     """
-    for key, row in stored.items():
-        if key not in wanted:
-            row.delete()
+    dropped = [row for key, row in stored.items() if key not in wanted]
+    saved = [row for key, (row, changed) in wanted.items() if key not in stored or changed]
+    return dropped, saved
+
+
+def participation_rows(event, stored, items):
+    """Wanted participations of `event`: `items` are (actor, role) pairs in display order (an
+    actor or its id). Keys: (actor id, role)."""
+    wanted = {}
+    for position, (actor, role) in enumerate(items):
+        key = (_id(actor), role)
+        row = stored.get(key)
+        if row is None:
+            row = Participation(event=event, actor_id=key[0], role=role)
+            if isinstance(actor, Actor):
+                row.actor = actor
+        changed = row.position != position
+        row.position = position
+        wanted[key] = (row, changed)
+    return wanted
+
+
+def citation_rows(event, stored, items):
+    """Wanted citations of `event`: `items` are (source, locator, note) (a source or its id).
+    Keys: (source id, locator)."""
+    wanted = {}
+    for source, locator, note in items:
+        key = (_id(source), locator)
+        row = stored.get(key)
+        if row is None:
+            row = Citation(event=event, source_id=key[0], locator=locator)
+            if isinstance(source, Source):
+                row.source = source
+        changed = row.note != (note or "")
+        row.note = note or ""
+        wanted[key] = (row, changed)
+    return wanted
+
+
+def link_rows(stored, items):
+    """Wanted links: `items` are (from event, to event, kind) (events or their ids). Keys:
+    (from id, to id, kind)."""
+    wanted = {}
+    for source, target, kind in items:
+        key = (_id(source), _id(target), kind)
+        if key in stored:
+            wanted[key] = (stored[key], False)
+        else:
+            wanted[key] = (EventLink(from_event_id=key[0], to_event_id=key[1], kind=kind), True)
+    return wanted
+
+
+def _replace(field, stored, wanted):
+    """Apply child_changes row by row (each cleaned first, saved through the model, so that
+    history and the derived rows follow)."""
+    dropped, saved = child_changes(stored, wanted)
+    for row in dropped:
+        row.delete()
+    positions = {id(row): index for index, (row, _) in enumerate(wanted.values())}
     errors = {}
-    for index, (key, (row, changed)) in enumerate(wanted.items()):
-        if key in stored and not changed:
-            continue
+    for row in saved:
         try:
             row.full_clean()
         except ValidationError as error:
-            errors[index] = error
+            errors[positions[id(row)]] = error
             continue
         row.save()
     if errors:
         raise ChildrenInvalid(field, item_errors(len(wanted), errors))
 
 
+def stored_participations(event):
+    return {(p.actor_id, p.role): p for p in event.participations.all()}
+
+
+def stored_citations(event):
+    return {(c.source_id, c.locator): c for c in event.citations.all()}
+
+
+def stored_links(event):
+    links = list(event.outgoing_links.all()) + list(event.incoming_links.all())
+    return {(link.from_event_id, link.to_event_id, link.kind): link for link in links}
+
+
 def replace_participants(event, items):
     """`items`: dicts with `actor` and `role`, in display order."""
-    stored = {(p.actor_id, p.role): p for p in event.participations.all()}
-    wanted = {}
-    for position, item in enumerate(items):
-        key = (item["actor"].pk, item["role"])
-        row = stored.get(key) or Participation(event=event, actor=item["actor"], role=key[1])
-        changed = row.position != position
-        row.position = position
-        wanted[key] = (row, changed)
-    _replace("participants", stored, wanted)
+    items = [(item["actor"], item["role"]) for item in items]
+    stored = stored_participations(event)
+    _replace("participants", stored, participation_rows(event, stored, items))
 
 
 def replace_citations(event, items):
     """`items`: dicts with `source`, `locator` and optionally `note`."""
-    stored = {(c.source_id, c.locator): c for c in event.citations.all()}
-    wanted = {}
-    for item in items:
-        key = (item["source"].pk, item["locator"])
-        row = stored.get(key) or Citation(
-            event=event, source=item["source"], locator=item["locator"]
-        )
-        changed = row.note != item.get("note", "")
-        row.note = item.get("note", "")
-        wanted[key] = (row, changed)
-    _replace("citations", stored, wanted)
+    items = [(item["source"], item["locator"], item.get("note", "")) for item in items]
+    stored = stored_citations(event)
+    _replace("citations", stored, citation_rows(event, stored, items))
 
 
 def replace_links(event, items):
     """`items`: dicts with `direction` (outgoing/incoming), `event` and `kind`."""
-    stored = {
-        ("outgoing", link.to_event_id, link.kind): link for link in event.outgoing_links.all()
-    }
-    stored.update(
-        {("incoming", link.from_event_id, link.kind): link for link in event.incoming_links.all()}
-    )
-    wanted = {}
-    for item in items:
-        key = (item["direction"], item["event"].pk, item["kind"])
-        if key in stored:
-            wanted[key] = (stored[key], False)
-        elif item["direction"] == "outgoing":
-            wanted[key] = (EventLink(from_event=event, to_event=item["event"], kind=key[2]), True)
-        else:
-            wanted[key] = (EventLink(from_event=item["event"], to_event=event, kind=key[2]), True)
-    _replace("links", stored, wanted)
+    items = [
+        (event, item["event"], item["kind"])
+        if item["direction"] == "outgoing"
+        else (item["event"], event, item["kind"])
+        for item in items
+    ]
+    stored = stored_links(event)
+    _replace("links", stored, link_rows(stored, items))
 
 
 CHILD_WRITERS = {
@@ -701,38 +753,40 @@ def merge_events(user, keep: Event, merged: Event) -> Event:
 
 
 def _merge(user, keep, merged):
-    existing = set(keep.participations.values_list("actor_id", "role"))
-    for participation in merged.participations.all():
-        if (participation.actor_id, participation.role) in existing:
-            participation.delete()
-        else:
-            participation.event = keep
-            participation.save()
-    existing = set(keep.citations.values_list("source_id", "locator"))
-    for citation in merged.citations.all():
-        if (citation.source_id, citation.locator) in existing:
-            citation.delete()
-        else:
-            citation.event = keep
-            citation.save()
-    links = {
-        (link.from_event_id, link.to_event_id, link.kind)
-        for link in EventLink.objects.all().filter(
-            models.Q(from_event=keep) | models.Q(to_event=keep)
-        )
-    }
-    for link in EventLink.objects.filter(models.Q(from_event=merged) | models.Q(to_event=merged)):
-        source = keep.pk if link.from_event_id == merged.pk else link.from_event_id
-        target = keep.pk if link.to_event_id == merged.pk else link.to_event_id
-        if source == target or (source, target, link.kind) in links:
-            link.delete()
-            continue
-        link.from_event_id, link.to_event_id = source, target
-        link.save()
-        links.add((source, target, link.kind))
+    # The kept event's children, then those of the merged one that it lacks (links re-pointed
+    # to the kept event, those between the two dropped), written by the children's one writer.
+    participants = stored_participations(keep)
+    for key, row in stored_participations(merged).items():
+        participants.setdefault(key, row)
+    citations = stored_citations(keep)
+    for key, row in stored_citations(merged).items():
+        citations.setdefault(key, row)
+    links = stored_links(keep)
+    for (source, target, kind), row in stored_links(merged).items():
+        source, target = (keep.pk if e == merged.pk else e for e in (source, target))
+        if source != target:
+            links.setdefault((source, target, kind), row)
+    keep._history_user = merged._history_user = history_user(user)
+    for rows in (
+        merged.participations.all(),
+        merged.citations.all(),
+        EventLink.objects.filter(models.Q(from_event=merged) | models.Q(to_event=merged)),
+    ):
+        for row in rows:
+            row.delete()
+    replace_participants(keep, [{"actor": a, "role": role} for a, role in participants])
+    replace_citations(
+        keep,
+        [
+            {"source": source, "locator": locator, "note": row.note}
+            for (source, locator), row in citations.items()
+        ],
+    )
+    stored = stored_links(keep)
+    _replace("links", stored, link_rows(stored, list(links)))
+    keep._prefetched_objects_cache = {}
     EventAlias.objects.filter(event=merged).update(event=keep)
     EventAlias.objects.create(slug=merged.slug, event=keep)
-    keep._history_user = merged._history_user = history_user(user)
     merged._change_reason = f"Merged into {keep.slug}"
     merged.delete()
     keep._change_reason = f"Merged {merged.slug} into this event"
