@@ -315,6 +315,14 @@ CHILD_EVENT_FIELDS = {
 }
 
 
+def lock_events(events):
+    """Lock the rows of `events` until the transaction ends, in id order, before a child is
+    written: every door then takes the event before its children (the event form saves the
+    event, then its inlines), so two writers never wait on each other in opposite orders."""
+    ids = sorted({event.pk for event in events if event.pk is not None})
+    list(Event.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
 def _events_of(row):
     return [getattr(row, name) for name in CHILD_EVENT_FIELDS[type(row)]]
 
@@ -349,6 +357,7 @@ def save_child(user, row, *, seen_version=None, reason=None):
     for event in events:
         require_change_event(user, event)
     with transaction.atomic():
+        lock_events(events)
         if seen_version is not None:
             check_version(events[0], seen_version)
         row.full_clean()
@@ -368,6 +377,7 @@ def delete_child(user, row, *, seen_version=None, reason=None):
         require_change_event(user, event)
     description = f"Removed {row._meta.verbose_name}: {row}"
     with transaction.atomic():
+        lock_events(events)
         if seen_version is not None:
             check_version(events[0], seen_version)
         row._history_user = history_user(user)
