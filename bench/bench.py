@@ -434,6 +434,46 @@ def throughput(seconds, connections=8):
         server.wait(timeout=20)
 
 
+# Issue 12's targets: every single group_by, with or without a filter, p95 under 150 ms;
+# month and kind together over the whole table under 300 ms; dyad pages under 100 ms. Beside
+# them, the baseline: a bare GROUP BY of the published events by month in raw SQL.
+AGGREGATE_FILTERS = ["", "kind=expulsion", "initiator=US"]
+
+
+def raw_group_by_month():
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT date_trunc('month', start_date), count(*) FROM events_event "
+                "WHERE review_state = 'published' GROUP BY 1"
+                if connection.vendor == "postgresql"
+                else "SELECT strftime('%Y-%m', start_date), count(*) FROM events_event "
+                "WHERE review_state = 'published' GROUP BY 1"
+            )
+            cursor.fetchall()
+
+    return run
+
+
+def measure_aggregates(bench, anon):
+    from events.aggregates import GROUP_BY
+
+    bench.measure("raw SQL: published events counted by month (baseline)", raw_group_by_month())
+    for query in AGGREGATE_FILTERS:
+        for name in GROUP_BY:
+            label = f"aggregates group_by={name}" + (f", {query}" if query else "")
+            bench.measure(
+                label, bench.get(anon, f"/api/aggregates/events/?group_by={name}&{query}"), 150
+            )
+    bench.measure(
+        "aggregates group_by=month,kind (whole table)",
+        bench.get(anon, "/api/aggregates/events/?group_by=month,kind"),
+        300,
+    )
+    bench.measure("API dyad JP-RU", bench.get(anon, "/api/dyads/JP/RU/"), 100)
+    bench.measure("HTML dyad page JP-RU", bench.get(anon, "/dyads/JP/RU/"), 100)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
@@ -443,7 +483,9 @@ def main():
         "--export-all", action="store_true", help="Also export every event (minutes at 5M)."
     )
     parser.add_argument("--wrk-seconds", type=int, default=15)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["io", "wrk", "plans"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["io", "wrk", "plans", "aggregates"]
+    )
     parser.add_argument(
         "--no-gc-tuning",
         action="store_true",
@@ -521,6 +563,8 @@ def main():
             50,
             explain=True,
         )
+    if "aggregates" not in args.skip:
+        measure_aggregates(bench, anon)
     sample = Event.objects.published().order_by("-start_date").values_list("slug", "id")[1000]
     bench.measure("API event detail", bench.get(anon, f"/api/events/{sample[0]}/"), 50)
     bench.measure(

@@ -8,7 +8,7 @@ everything a curator typed is escaped by the template engine and no JavaScript i
 import datetime
 from dataclasses import dataclass, field
 
-from .models import CountQualifier, DatePrecision, EventKind, Role
+from .models import DatePrecision, EventKind, Role
 
 # One colour and one shape per kind: colour for the eye, shape (and the lane) so that kinds
 # stay apart without colour vision. Colours are from the Okabe–Ito palette, dark enough for
@@ -222,24 +222,28 @@ def legend(lanes):
 
 
 def _side(event, role):
-    """Names of the countries (or, for actors with none, the actors) in `role`; prefetched."""
+    """Names of the countries in `role`, as the involvement rule has them, or of the actors
+    acting for none; a coalition with its size ("… (more than 20 countries)"); prefetched."""
     names = []
     for participation in event.participations.all():
         if participation.role != role:
             continue
         actor = participation.actor
-        name = actor.country.name if actor.country_id else actor.name
+        country = participation.acting_country()
+        if country:
+            name = country[1]
+        elif actor.members_text:
+            name = f"{actor.name} ({actor.members_text})"
+        else:
+            name = actor.name
         if name not in names:
             names.append(name)
     return names
 
 
 def expelled_label(event):
-    if event.expelled_count is None:
-        return "number not known"
-    if event.expelled_count_qualifier == CountQualifier.MORE_THAN:
-        return f"more than {event.expelled_count}"
-    return str(event.expelled_count)
+    """The estimates in words (Event.expelled_display: "60", "more than 100", "60–80")."""
+    return event.expelled_display or "number not known"
 
 
 @dataclass
@@ -322,11 +326,18 @@ def expulsions(events, parents=None):
     ]
     if not rows:
         return None
-    largest = max((row.event.expelled_count or 0) for row in rows) or 1
+    # A bar is as long as the best estimate, else the low one; with neither (a high alone,
+    # or nothing) it is a stub.
+    largest = max((row.event.expelled_figure or 0) for row in rows) or 1
     for index, row in enumerate(rows):
         row.y = TOP + index * EXPULSION_ROW
-        row.bar = max(4, BAR_MAX * (row.event.expelled_count or 0) / largest)
-        row.more = row.event.expelled_count_qualifier == CountQualifier.MORE_THAN
+        row.bar = max(4, BAR_MAX * (row.event.expelled_figure or 0) / largest)
+        # Drawn from a low estimate with nothing above it: a lower bound ("more than 100").
+        row.more = (
+            row.event.expelled_best is None
+            and row.event.expelled_low is not None
+            and row.event.expelled_high is None
+        )
     return {
         "width": WIDTH,
         "height": TOP + len(rows) * EXPULSION_ROW + 4,
@@ -343,4 +354,158 @@ def part_of_parents(events):
         for event in events
         for link in event.outgoing_links.all()
         if link.kind == "part_of"
+    }
+
+
+# --- Monthly series -----------------------------------------------------------------------
+
+# Quad classes from cooperation (blues, green) to conflict (orange, red), each at least 3:1
+# against white; segments are also parted by a white rule, and the table beside gives every
+# number, so colour is never the only carrier.
+QUAD_CLASS_COLOURS = {
+    "1": "#0072b2",
+    "2": "#009e73",
+    "3": "#b35806",
+    "4": "#c0392b",
+    "none": "#777777",
+}
+SERIES_COLOUR = "#1f5aa6"  # one layer: the site's accent
+SERIES_WIDTH = 560
+SERIES_LEFT = 34  # count labels
+SERIES_RIGHT = 8
+SERIES_TOP = 10
+SERIES_AXIS = 38  # month and year labels under the bars
+MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def month_label(month):
+    """ "2018-03" as "March 2018"."""
+    return datetime.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
+
+
+def _count_step(peak):
+    """A whole-number step for the count axis giving at most four steps up to `peak`."""
+    for scale in (1, 10, 100, 1000, 10_000, 100_000):
+        for step in (1, 2, 5):
+            if -(-peak // (step * scale)) <= 4:
+                return step * scale
+    return -(-peak // 4)
+
+
+@dataclass
+class SeriesBar:
+    month: str
+    x: float
+    width: float
+    total: int
+    segments: list  # {"y", "height", "colour", "label", "count"} from the bottom up
+    text: str  # "March 2018: 3 events (2 expulsions, 1 phone call)"
+
+
+def series(months, layers, *, noun="event", width=SERIES_WIDTH, height=180):
+    """Counts per month as bars, one per month, stacked by layer: `layers` is
+    [(label, colour, [count per month])]. A month with nothing has no bar but keeps its place.
+
+    Year labels stand where the year changes (and at the start); month initials too when the
+    bars are wide enough to carry them. Geometry only: `events/_series.html` draws it.
+    """
+    if not months:
+        return None
+    # Stacked by kind or class: a legend and a column per layer present, even for one.
+    stacked = len(layers) > 1
+    layers = [layer for layer in layers if sum(layer[2])]
+    totals = [sum(layer[2][index] for layer in layers) for index in range(len(months))]
+    peak = max(totals, default=0)
+    step = _count_step(max(peak, 1))
+    top_value = step * -(-max(peak, 1) // step)
+    plot_bottom = height - SERIES_AXIS
+    plot_height = plot_bottom - SERIES_TOP
+    plot_width = width - SERIES_LEFT - SERIES_RIGHT
+    slot = plot_width / len(months)
+    bar_width = min(slot * 0.8 if slot >= 4 else slot, 36)
+    plural = noun + "s"
+
+    bars = []
+    for index, month in enumerate(months):
+        x = SERIES_LEFT + index * slot + (slot - bar_width) / 2
+        y, segments, parts = plot_bottom, [], []
+        for label, colour, counts in layers:
+            count = counts[index]
+            if not count:
+                continue
+            segment_height = plot_height * count / top_value
+            y -= segment_height
+            segments.append(
+                {"y": y, "height": segment_height, "colour": colour, "label": label, "count": count}
+            )
+            parts.append(f"{count} {label.lower()}")
+        total = totals[index]
+        text = f"{month_label(month)}: {total} {noun if total == 1 else plural}"
+        if stacked and parts:
+            text += f" ({', '.join(parts)})"
+        bars.append(SeriesBar(month, x, bar_width, total, segments, text))
+
+    # Year labels where the year changes, thinned so that they keep apart.
+    years, last_x = [], None
+    for index, month in enumerate(months):
+        if index == 0 or month.endswith("-01"):
+            x = SERIES_LEFT + index * slot
+            labelled = last_x is None or x - last_x >= 36
+            years.append({"x": x, "label": month[:4] if labelled else "", "start": index == 0})
+            if labelled:
+                last_x = x
+    month_initials = slot >= 30
+    ticks = [
+        {
+            "value": value,
+            "y": plot_bottom - plot_height * value / top_value,
+            "label_y": plot_bottom - plot_height * value / top_value + 4,
+        }
+        for value in range(0, top_value + 1, step)
+    ]
+    busiest = max(range(len(months)), key=lambda index: totals[index])
+    return {
+        "width": width,
+        "height": height,
+        "left": SERIES_LEFT,
+        "label_x": SERIES_LEFT - 6,
+        "year_tick_y": plot_bottom + 5,
+        "right": width - SERIES_RIGHT,
+        "top": SERIES_TOP,
+        "axis_y": plot_bottom,
+        "month_y": plot_bottom + 14,
+        "year_y": plot_bottom + (30 if month_initials else 16),
+        "bars": bars,
+        "month_labels": [
+            {"x": bar.x + bar.width / 2, "label": MONTH_NAMES[int(bar.month[5:7]) - 1]}
+            for bar in bars
+        ]
+        if month_initials
+        else [],
+        "years": years,
+        "ticks": ticks,
+        "legend": [{"label": label, "colour": colour} for label, colour, _ in layers]
+        if stacked
+        else [],
+        "first": month_label(months[0]),
+        "last": month_label(months[-1]),
+        "months": len(months),
+        "total": sum(totals),
+        "empty_months": totals.count(0),
+        "busiest": {"month": month_label(months[busiest]), "count": totals[busiest]},
+        "noun": noun,
+        "plural": plural,
+        # The same numbers for the table beside the chart: a row per month, zeros included.
+        "columns": [label for label, _, _ in layers] if stacked else [],
+        "column_totals": [sum(counts) for _, _, counts in layers] if stacked else [],
+        "rows": [
+            {
+                "month": month,
+                "label": month_label(month),
+                "counts": [layer[2][index] for layer in layers] if stacked else [],
+                "total": totals[index],
+            }
+            for index, month in enumerate(months)
+        ],
+        "outlined": bar_width >= 4,
     }

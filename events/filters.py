@@ -2,7 +2,8 @@
 
 Every parameter validates its value: an unknown kind, country code, actor slug, source id or
 event slug, a malformed date or an unsupported ordering is a form error naming the parameter,
-never a silently unfiltered list. Country codes are ISO alpha-2 or alpha-3, in any case.
+never a silently unfiltered list. Country codes are ISO alpha-2 or alpha-3, in any case, or
+`iso3n:392`, `cow:740`, `gw:740` (ISO numeric, Correlates of War, Gleditsch-Ward).
 """
 
 import copy
@@ -97,10 +98,56 @@ def whole_number(text):
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
-def resolve_country(code):
-    code = code.upper()
-    lookup = {"code": code} if len(code) == 2 else {"code3": code} if len(code) == 3 else None
-    return Country.objects.filter(**lookup).first() if lookup else None
+# The other lists' codes a country is named by, written `list:number` (`cow:740`): the Country
+# field each fills, and how the list's codes are written (for the error message).
+COUNTRY_CODE_LISTS = {
+    "iso3n": ("iso_numeric", "an ISO 3166-1 numeric code of up to three digits, e.g. iso3n:392"),
+    "cow": ("cow_code", "a Correlates of War state number, e.g. cow:740"),
+    "gw": ("gw_code", "a Gleditsch-Ward state number, e.g. gw:740"),
+}
+
+
+def resolve_country(code, strict=False):
+    """The country `code` names, or None if none has it: an ISO 3166-1 alpha-2 or alpha-3 code,
+    or a number of another list (`iso3n:392`, ISO numeric; `cow:740`, Correlates of War;
+    `gw:740`, Gleditsch-Ward), in any case.
+
+    A code that cannot be one (`cow:abc`, `gw:`, `iso3n:99999`, `xyz:1`) is None as well, or,
+    with `strict` (the filters), a ValidationError saying what the code should look like.
+    """
+    if ":" not in code:
+        code = code.upper()
+        lookup = {"code": code} if len(code) == 2 else {"code3": code} if len(code) == 3 else None
+        return Country.objects.filter(**lookup).first() if lookup else None
+    prefix, _, number = code.partition(":")
+    prefix, number = prefix.strip().lower(), number.strip()
+    if prefix not in COUNTRY_CODE_LISTS:
+        if strict:
+            raise forms.ValidationError(
+                "Unknown list %(prefix)s in %(code)s: give an ISO code (GB or GBR), or cow:, gw: "
+                "or iso3n: and a number.",
+                code="invalid",
+                params={"prefix": repr(prefix), "code": repr(code)},
+            )
+        return None
+    field, form = COUNTRY_CODE_LISTS[prefix]
+    value = whole_number(number)
+    if prefix == "iso3n" and value is not None:
+        value = f"{value:03d}" if len(number) <= 3 else None
+    if value is None:
+        if strict:
+            raise forms.ValidationError(
+                "%(code)s is not a code: %(prefix)s: takes %(form)s.",
+                code="invalid",
+                params={"code": repr(code), "prefix": prefix, "form": form},
+            )
+        return None
+    return Country.objects.filter(**{field: value}).first()
+
+
+def resolve_country_strictly(code):
+    """`resolve_country` for a filter: a malformed code is an error, not an unknown country."""
+    return resolve_country(code, strict=True)
 
 
 def resolve_actor(slug):
@@ -149,21 +196,24 @@ class EventFilter(django_filters.FilterSet):
     )
     country = NaturalKeyFilter(
         method="filter_country",
-        resolve=resolve_country,
+        resolve=resolve_country_strictly,
         noun="country code",
-        help_text="ISO alpha-2 or alpha-3 code: the event's location or a participant's country.",
+        help_text="ISO alpha-2 or alpha-3 code (GB, GBR), or iso3n:826, cow:200, gw:200: the "
+        "event's location or a participant's country.",
     )
     initiator = NaturalKeyFilter(
         method="filter_initiator",
-        resolve=resolve_country,
+        resolve=resolve_country_strictly,
         noun="country code",
-        help_text="ISO code of the country of a participant in the role initiator.",
+        help_text="Country code (GB, GBR, iso3n:826, cow:200, gw:200) of a participant in the "
+        "role initiator.",
     )
     target = NaturalKeyFilter(
         method="filter_target",
-        resolve=resolve_country,
+        resolve=resolve_country_strictly,
         noun="country code",
-        help_text="ISO code of the country of a participant in the role target.",
+        help_text="Country code (RU, RUS, iso3n:643, cow:365, gw:365) of a participant in the "
+        "role target.",
     )
     actor = NaturalKeyFilter(
         method="filter_actor",
@@ -324,7 +374,10 @@ class ActorFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     kind = django_filters.ChoiceFilter(choices=ActorKind.choices)
     country = NaturalKeyFilter(
-        field_name="country", resolve=resolve_country, noun="country code", help_text="ISO code."
+        field_name="country",
+        resolve=resolve_country_strictly,
+        noun="country code",
+        help_text="ISO code (GB, GBR), or iso3n:, cow: or gw: and a number.",
     )
 
     class Meta:

@@ -51,7 +51,6 @@ from .models import (
     Actor,
     ActorKind,
     Citation,
-    CountQualifier,
     Event,
     EventLink,
     LinkKind,
@@ -64,6 +63,7 @@ from .models import (
     period_end,
     refresh_involvements,
 )
+from .models.events import EXPELLED
 
 CHUNK = 2000
 # The event's own columns of the export (events/shape.py), which the import reads back; the
@@ -158,7 +158,7 @@ class Record:
 JSON_MAX_DEPTH = 10
 NESTING = f"nested deeper than {JSON_MAX_DEPTH} levels, the import's limit"
 
-# The API's bounds for a number of people expelled (PostgreSQL's integer column, which
+# The API's bounds for an estimate of people expelled (PostgreSQL's integer column, which
 # SQLite does not enforce); below 1 the model's constraint says the rule.
 EXPELLED_COUNT_MAX = 2_147_483_647
 
@@ -669,30 +669,32 @@ def constraint_message(name):
     return next(str(c.violation_error_message) for c in Event._meta.constraints if c.name == name)
 
 
-def expelled_count(value):
-    """The number of people expelled as the file gives it (text in a CSV, a number in JSON),
-    held to the API's rule: a whole number from 1 to EXPELLED_COUNT_MAX, or none."""
+def expelled_estimate(column, value):
+    """An estimate of people expelled (`column`: expelled_low, expelled_best or expelled_high)
+    as the file gives it (text in a CSV, a number in JSON), held to the API's rule: a whole
+    number from 1 to EXPELLED_COUNT_MAX, or none. Their order and "expulsions only" are the
+    model's constraints, checked with the row's other fields."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise RowError("expelled_count", f"{value!r} is not a whole number")
+        raise RowError(column, f"{value!r} is not a whole number")
     if isinstance(value, str):
         # ASCII digits only: int() would also take "٣" or "1_000".
         written = value.strip()
         digits = whole_number(written.removeprefix("-"))
         if digits is None:
-            raise RowError("expelled_count", f"{value!r} is not a whole number")
+            raise RowError(column, f"{value!r} is not a whole number")
         count = -digits if written.startswith("-") else digits
     elif isinstance(value, int | float):
         count = int(value)
     else:
-        raise RowError("expelled_count", f"{value!r} is not a whole number")
+        raise RowError(column, f"{value!r} is not a whole number")
     if count < 1:
-        raise RowError("expelled_count", constraint_message("event_expelled_count_positive"))
+        raise RowError(column, constraint_message("event_expelled_positive"))
     try:
         MaxValueValidator(EXPELLED_COUNT_MAX)(count)
     except ValidationError as error:
-        raise RowError("expelled_count", error.messages[0]) from error
+        raise RowError(column, error.messages[0]) from error
     return count
 
 
@@ -727,9 +729,9 @@ def field_checks():
     return checks
 
 
-# Written columns that build_values reads by hand: a country code, a count held to the API's
-# limits, a qualifier that defaults when empty. It reads the others by their model field.
-READ_BY_HAND = frozenset(["location_country", "expelled_count", "expelled_count_qualifier"])
+# Written columns that build_values reads by hand: a country code, the estimates of people
+# expelled held to the API's limits. It reads the others by their model field.
+READ_BY_HAND = frozenset(["location_country", *EXPELLED])
 
 
 @functools.cache
@@ -983,10 +985,8 @@ class Importer:
             if self.countries[code] is None:
                 raise RowError("location_country", f"unknown country code {code!r}")
             values["location_country_id"] = self.countries[code]
-        values["expelled_count"] = expelled_count(data.get("expelled_count"))
-        values["expelled_count_qualifier"] = (
-            str(data.get("expelled_count_qualifier") or "").strip() or CountQualifier.EXACT
-        )
+        for name in EXPELLED:
+            values[name] = expelled_estimate(name, data.get(name))
         values["period_end"] = period_end(
             values["start_date"], values["end_date"], values["date_precision"]
         )

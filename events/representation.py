@@ -25,10 +25,15 @@ from .models import Event, ReviewState
 # What the representation reads of an event, in the events' own query (the shape's lookups).
 EVENT_COLUMNS = shape.ROW_LOOKUPS
 
-# The shape's fields that `represent` builds by hand: the address, the nested location and
-# the children. Every other field is the column of its own name (a date shown as ISO text), so
-# a field added to the shape shows without a change here.
-BUILT = frozenset(["url", "location", "participants", "citations", "links"])
+# The shape's fields that `represent` builds: the address, the nested location and the
+# children by hand, and the fields the shape says how to make from their lookups (the
+# Goldstein value and quad class, from the CAMEO code). Every other field is the column of its
+# own name (a date shown as ISO text), so a field added to the shape shows without a change
+# here.
+_MADE = tuple((field.name, field.lookups, field.make) for field in shape.MADE_FIELDS)
+BUILT = frozenset(
+    ["url", "location", "participants", "citations", "links", *(name for name, _, _ in _MADE)]
+)
 # Every key of the shape, in its order, each None until set: an event starts as a copy.
 _EMPTY_EVENT = dict.fromkeys(shape.API_FIELDS)
 # The row's columns that are no key of the event (its id, the location's), removed once the
@@ -161,11 +166,10 @@ def represent(rows, shows_drafts, event_url=None, using="default"):
             "place": row["place"],
         }
         event["participants"] = participants.get(event_id, [])
-        if row["expelled_count"] is None:
-            # A qualifier means nothing without a count.
-            event["expelled_count_qualifier"] = None
         event["citations"] = citations.get(event_id, [])
         event["links"] = links.get(event_id, [])
+        for name, lookups, make in _MADE:
+            event[name] = make(*[row[lookup] for lookup in lookups])
         shown.append(event)
     return shown
 

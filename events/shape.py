@@ -1,19 +1,22 @@
 """The event's shape: its fields, listed once.
 
 `FIELDS` lists what an event shows, in the order of the API's JSON, each with its CSV columns,
-the Event fields it is stored in and what the representation reads for it. Everything else
-that lists an event's fields derives from it: the representation's columns and dict
-(representation.py), the API serializer's fields, the CSV's columns and rows (api_csv.py), the
-import's columns (importing.py), the synthetic generator's columns and the benchmark's raw
-query. `HIDDEN_DERIVED` and `INTERNAL` account for the model's other fields, so that
-tests/test_shape.py can hold every field of Event to one of the three lists: a field added to
-the model and to none of them fails that test.
+the Event fields it is stored in and what the representation reads for it (and, for a field
+no column stores, what makes it from what is read: the Goldstein value and quad class of the
+CAMEO code). Everything else that lists an event's fields derives from it: the
+representation's columns and dict (representation.py), the API serializer's fields, the CSV's
+columns and rows (api_csv.py), the import's columns (importing.py), the synthetic generator's
+columns and the benchmark's raw query. `HIDDEN_DERIVED` and `INTERNAL` account for the
+model's other fields, so that tests/test_shape.py can hold every field of Event to one of the
+three lists: a field added to the model and to none of them fails that test.
 
 README.md, "Adding a field to Event", lists what else a new field touches.
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
+from . import codes
 from .models import Event
 
 # What a field is to the event. The CSV groups its columns by these, in this order: the
@@ -30,6 +33,8 @@ class Field(NamedTuple):
     columns: tuple[str, ...]  # its CSV columns (none: not in the CSV)
     model_fields: tuple[str, ...]  # the Event fields that store it (names, not attnames)
     lookups: tuple[str, ...]  # what the representation reads for it (`values()` lookups)
+    # For a field no column stores: what makes its value from the values of its lookups.
+    make: Callable | None = None
 
 
 def own(name, role=WRITTEN):
@@ -58,8 +63,11 @@ FIELDS = (
         ("location_country__code", "location_country__name", "place"),
     ),
     Field("participants", CHILD, ("participants",), (), ()),
-    own("expelled_count"),
-    own("expelled_count_qualifier"),
+    # People expelled as UCDP GED stores deaths: low, best and high estimates, each optional
+    # ("60" is 60/60/60, "in excess of 100" a low of 101 alone). Flat keys, as UCDP's columns.
+    own("expelled_low"),
+    own("expelled_best"),
+    own("expelled_high"),
     own("quoted_words"),
     Field("citations", CHILD, ("citations",), (), ()),
     # Outgoing and incoming links in one list; in the CSV, `links` (outgoing) and `linked_from`.
@@ -68,6 +76,10 @@ FIELDS = (
     own("cameo_code", DERIVED),
     own("plover_type", DERIVED),
     own("plover_mode", DERIVED),
+    # Made from the CAMEO code when shown (events/codes.py), not stored: a change of the
+    # published mapping changes every event at once, with no migration of rows.
+    Field("goldstein", DERIVED, ("goldstein",), (), ("cameo_code",), codes.goldstein),
+    Field("quad_class", DERIVED, ("quad_class",), (), ("cameo_code",), codes.quad_class),
     own("version", VERSION),
 )
 
@@ -107,8 +119,13 @@ CSV_FIELDS = tuple(field for field in _of(WRITTEN, CHILD, VERSION, DERIVED) if f
 CSV_COLUMNS = tuple(column for field in CSV_FIELDS for column in field.columns)
 # The CSV columns of the written fields: what an import reads of the event itself.
 WRITTEN_CSV_COLUMNS = tuple(column for field in _of(WRITTEN) for column in field.columns)
-# What the representation reads of each event, in one query (representation.event_rows).
-ROW_LOOKUPS = ("id", *(lookup for field in FIELDS for lookup in field.lookups))
+# What the representation reads of each event, in one query (representation.event_rows), each
+# lookup once (a made field may read another field's column).
+ROW_LOOKUPS = tuple(
+    dict.fromkeys(["id", *(lookup for field in FIELDS for lookup in field.lookups)])
+)
+# The fields the representation makes from its lookups, with what makes each.
+MADE_FIELDS = tuple(field for field in FIELDS if field.make is not None)
 
 # Event columns (attnames): the written ones, the derived ones, and all that a bulk write of
 # a new event sets besides its id (the import's COPY, the generator).

@@ -9,4 +9,5 @@ urlpatterns = [
     path("countries/<str:code>/", views.country_detail, name="country-detail"),
     path("actors/<slug:slug>/", views.actor_detail, name="actor-detail"),
     path("sources/<int:pk>/", views.source_detail, name="source-detail"),
+    path("dyads/<str:a>/<str:b>/", views.dyad_detail, name="dyad-detail"),
 ]

@@ -1,4 +1,5 @@
-"""The public pages: home, the filtered event listing, and event, country, actor and source pages.
+"""The public pages: home, the filtered event listing, and event, country, actor, source and
+dyad (two countries) pages.
 
 Only published events appear, everywhere (linked events and counts included). Each page runs
 a fixed number of queries whatever the number of rows: related rows come by prefetch, never
@@ -10,13 +11,16 @@ from urllib.parse import urlencode
 from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
-from . import charts
-from .filters import EVENT_ORDERINGS, EventFilter
+from . import charts, series
+from .codes import QuadClass
+from .filters import EVENT_ORDERINGS, EventFilter, resolve_country
 from .models import (
     Actor,
     Citation,
     Country,
+    CountryInvolvement,
     Event,
     EventAlias,
     EventKind,
@@ -197,6 +201,8 @@ def event_list(request):
             ],
             "timeline": charts.timeline(rows),
             "expulsions": charts.expulsions(rows, charts.part_of_parents(rows)),
+            # Every event the filters match, not only this page's.
+            "monthly": monthly_series(filterset.qs),
         }
     )
     return render(request, "events/event_list.html", context)
@@ -265,19 +271,21 @@ def event_detail(request, slug):
 
 
 def country_detail(request, code):
-    """A country: its groups (G7, EU), counts of its events by kind, what it initiated and what
-    targeted it, a timeline and, where it expelled or was expelled, who expelled whom."""
+    """A country: its groups (G7, EU), counts of its events by kind, its most frequent
+    partners (each linking to their dyad), what it initiated and what targeted it, a timeline
+    with its events per month and, where it expelled or was expelled, who expelled whom."""
     if len(code) != 2 or not code.isalpha():
         raise Http404("No country has this code.")
     country = get_object_or_404(Country, code=code.upper())
     blocs = Membership.objects.filter(country=country).select_related("bloc").order_by("bloc__name")
 
     events = Event.objects.published().involving(country)
+    # Initiated or targeted as the involvement rule has it (a state, its agencies, its
+    # officials in office at the time), from the derived rows the filters read.
+    mine = CountryInvolvement.objects.filter(event=OuterRef("pk"), country=country)
     as_role = {
-        role: Exists(
-            Participation.objects.filter(event=OuterRef("pk"), role=role, actor__country=country)
-        )
-        for role in (Role.INITIATOR, Role.TARGET)
+        Role.INITIATOR: Exists(mine.filter(as_initiator=True)),
+        Role.TARGET: Exists(mine.filter(as_target=True)),
     }
     counts = {
         row["kind"]: row
@@ -307,7 +315,8 @@ def country_detail(request, code):
 
     def in_role(event, role):
         return any(
-            p.role == role and p.actor.country_id == country.pk for p in event.participations.all()
+            p.role == role and (p.acting_country() or (None,))[0] == country.code
+            for p in event.participations.all()
         )
 
     initiated = [event for event in latest if in_role(event, Role.INITIATOR)]
@@ -316,6 +325,22 @@ def country_detail(request, code):
     expelled_none = total and not sum(
         row["initiated"] for row in kinds if row["kind"] == EventKind.EXPULSION
     )
+    ranked = series.partners(Event.objects.published(), country, False)
+    names = dict(
+        Country.objects.filter(code__in=[code for code, _, _ in ranked]).values_list("code", "name")
+    )
+    partners = [
+        {
+            "code": code,
+            "name": names[code],
+            "towards": towards,
+            "from": from_,
+            "total": towards + from_,
+            "url": reverse("dyad-detail", kwargs={"a": country.code, "b": code}),
+        }
+        for code, towards, from_ in ranked
+        if code in names
+    ]
     return render(
         request,
         "events/country_detail.html",
@@ -335,13 +360,16 @@ def country_detail(request, code):
                 f"events involving {country.name}; each mark links to its event."
             ),
             "expulsions": charts.expulsions(latest, charts.part_of_parents(latest)),
+            "monthly": monthly_series(events),
+            "partners": partners,
             "list_url": "/events/?" + urlencode({"country": country.code}),
         },
     )
 
 
 def actor_detail(request, slug):
-    """An actor: the offices a person held, a group's members, and its events by role."""
+    """An actor: the offices a person held, a group's members, and its events by role, with a
+    timeline and its events per month."""
     actor = get_object_or_404(Actor.objects.select_related("country"), slug=slug)
     offices = Office.objects.filter(holder=actor).select_related("country", "organisation")
     members = Membership.objects.filter(bloc=actor).select_related("country")
@@ -365,6 +393,7 @@ def actor_detail(request, slug):
             "roles": roles,
             "count": len(events),
             "timeline": charts.timeline(events),
+            "monthly": monthly_series(Event.objects.published().with_actor(actor)),
             "list_url": "/events/?" + urlencode({"actor": actor.slug}),
         },
     )
@@ -385,5 +414,106 @@ def source_detail(request, pk):
             "source": source,
             "citations": citations,
             "list_url": "/events/?" + urlencode({"source": source.pk}),
+        },
+    )
+
+
+# --- Monthly series and dyads --------------------------------------------------------------
+
+
+def monthly_series(events):
+    """The published `events` per month as a small chart (two queries: one aggregate), with
+    how many are known only to the year and so in no month; None when none has a month."""
+    counts = series.monthly(events, False)
+    if not counts.months:
+        return None
+    chart = charts.series(
+        counts.months, [("Events", charts.SERIES_COLOUR, counts.counts)], height=130
+    )
+    return {"chart": chart, "too_coarse": counts.too_coarse, "total": counts.total}
+
+
+QUAD_CLASS_LABELS = {str(value): label for value, label in QuadClass.choices}
+QUAD_CLASS_LABELS[series.NO_QUAD_CLASS] = "No quad class"
+
+
+def dyad_detail(request, a, b):
+    """Two countries: who initiated what against whom, each way (counts by kind and quad
+    class), the monthly series of each direction by kind and by quad class as charts with
+    their tables, and links to the events. Codes as the filters take them (JP, JPN, cow:740);
+    other forms than the alpha-2 codes redirect to them."""
+    first, second = resolve_country(a), resolve_country(b)
+    if first is None or second is None:
+        raise Http404("No country has this code.")
+    if first == second:
+        raise Http404("A dyad is two different countries.")
+    if (a, b) != (first.code, second.code):
+        return redirect("dyad-detail", a=first.code, b=second.code, permanent=True)
+
+    dyad = series.dyad(Event.objects.published(), first, second, False)
+    directions = []
+    for direction in dyad.directions:
+        rows = direction.monthly(dyad.months)
+        code = f"{direction.initiator.code}-{direction.target.code}".lower()
+        between = f"{direction.initiator.name} → {direction.target.name}"
+        query = {"initiator": direction.initiator.code, "target": direction.target.code}
+        kind_layers = [
+            (kind.label, charts.KIND_STYLES[kind][0], [row["by_kind"][kind] for row in rows])
+            for kind in EventKind
+        ]
+        quad_layers = [
+            (
+                QUAD_CLASS_LABELS[quad],
+                charts.QUAD_CLASS_COLOURS[quad],
+                [row["by_quad_class"].get(quad, 0) for row in rows],
+            )
+            for quad in [*series.QUAD_CLASSES, series.NO_QUAD_CLASS]
+        ]
+        directions.append(
+            {
+                "direction": direction,
+                "id": code,
+                "between": between,
+                "by_kind": charts.series(dyad.months, kind_layers),
+                "by_quad_class": charts.series(dyad.months, quad_layers),
+                "quad_classes": [
+                    (QUAD_CLASS_LABELS[quad], count)
+                    for quad, count in direction.by_quad_class.items()
+                    if count
+                ],
+                "list_url": "/events/?" + urlencode(query),
+                "api_url": API_EVENTS_URL + "?" + urlencode(query),
+            }
+        )
+    there, back = dyad.directions
+    kinds = [
+        {
+            "label": kind.label,
+            "counts": [
+                (
+                    d.by_kind[kind],
+                    "/events/?"
+                    + urlencode(
+                        {"initiator": d.initiator.code, "target": d.target.code, "kind": kind}
+                    ),
+                )
+                for d in dyad.directions
+            ],
+        }
+        for kind in EventKind
+        if there.by_kind[kind] or back.by_kind[kind]
+    ]
+    return render(
+        request,
+        "events/dyad_detail.html",
+        {
+            "a": first,
+            "b": second,
+            "dyad": dyad,
+            "directions": directions,
+            "kinds": kinds,
+            "total": there.events + back.events,
+            "api_url": reverse("api:dyad", kwargs={"a": first.code, "b": second.code}),
+            "reverse_url": reverse("dyad-detail", kwargs={"a": second.code, "b": first.code}),
         },
     )

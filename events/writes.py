@@ -28,7 +28,6 @@ from .models import (
     Actor,
     Citation,
     ConcurrentEditError,
-    CountQualifier,
     Event,
     EventAlias,
     EventLink,
@@ -535,8 +534,6 @@ def _set_fields(event, fields):
     """Set and validate an event's fields from a door that did not validate them (the API)."""
     for name, value in fields.items():
         setattr(event, name, value)
-    if event.expelled_count is None:
-        event.expelled_count_qualifier = CountQualifier.EXACT
     event.full_clean(exclude=[f.name for f in Event._meta.fields if not f.editable])
 
 

@@ -72,8 +72,9 @@ def form_data(event=None, participations=None, citations=None, links=None, **fie
         "status": "occurred",
         "location_country": "",
         "place": "",
-        "expelled_count": "",
-        "expelled_count_qualifier": "exact",
+        "expelled_low": "",
+        "expelled_best": "",
+        "expelled_high": "",
         "quoted_words": "",
         "review_state": "draft",
         "seen_version": "",
@@ -503,14 +504,34 @@ def test_a_curators_revert_of_a_draft_leaves_the_review_state_alone(client, cura
     [
         ({"end_date": "2018-03-01"}, "end_date", "An event cannot end before it starts."),
         (
-            {"kind": "expulsion", "expelled_count": "-3"},
-            "expelled_count",
+            {"kind": "expulsion", "expelled_low": "-3"},
+            "expelled_low",
             "The number of people expelled is at least 1.",
         ),
         (
-            {"kind": "expulsion", "expelled_count": "0"},
-            "expelled_count",
+            {"kind": "expulsion", "expelled_best": "0"},
+            "expelled_best",
             "The number of people expelled is at least 1.",
+        ),
+        (
+            {"kind": "expulsion", "expelled_high": "0"},
+            "expelled_high",
+            "The number of people expelled is at least 1.",
+        ),
+        (
+            {"kind": "expulsion", "expelled_low": "61", "expelled_best": "60"},
+            "expelled_best",
+            "The estimates of people expelled are in order: low ≤ best ≤ high.",
+        ),
+        (
+            {"kind": "expulsion", "expelled_low": "90", "expelled_high": "80"},
+            "expelled_best",
+            "The estimates of people expelled are in order: low ≤ best ≤ high.",
+        ),
+        (
+            {"kind": "meeting", "expelled_low": "101"},
+            "expelled_low",
+            "Only an expulsion has a number of people expelled.",
         ),
     ],
 )
@@ -524,6 +545,21 @@ def test_bad_event_input_is_shown_on_its_field_and_nothing_is_saved(
     assert field_errors(response)[field] == [message]
     event.refresh_from_db()
     assert (event.title, event.version) == ("Kept", 1)
+
+
+@pytest.mark.parametrize(
+    "estimates", [("60", "60", "60"), ("101", "", ""), ("50", "", "80"), ("50", "60", "80")]
+)
+def test_the_admin_saves_the_estimates_of_people_expelled(client, curator, estimates):
+    event = make_event(kind="expulsion", title="Kept")
+    client.force_login(curator)
+    low, best, high = estimates
+    data = form_data(event, expelled_low=low, expelled_best=best, expelled_high=high)
+    response = client.post(change_url(event), data)
+    assert response.status_code == 302
+    event.refresh_from_db()
+    stored = (event.expelled_low, event.expelled_best, event.expelled_high)
+    assert stored == tuple(int(value) if value else None for value in estimates)
 
 
 def test_a_duplicate_participant_role_is_shown_on_the_role(client, curator):

@@ -17,10 +17,8 @@ from tests.factories import make_event
 
 pytestmark = pytest.mark.django_db
 
-US_EXPULSIONS = {
-    "2018-03-26-coordinated-expulsion-of-russian-diplomats",
-    "2018-03-26-united-states-expels-60-russian-diplomats",
-}
+# The United States' own 60; the coordinated expulsion is its coalition's (issue 12).
+US_EXPULSIONS = {"2018-03-26-united-states-expels-60-russian-diplomats"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +57,8 @@ def test_root_links_every_resource_the_schema_and_the_docs(client):
         "countries",
         "sources",
         "proposals",
+        "aggregates",
+        "dyads",
         "schema",
         "docs",
     }
@@ -78,7 +78,7 @@ def test_event_detail_has_the_full_shape_and_its_version_as_etag(client):
         "2018-03-26",
         "day",
     )
-    assert (event["expelled_count"], event["expelled_count_qualifier"]) == (60, "exact")
+    assert (event["expelled_low"], event["expelled_best"], event["expelled_high"]) == (60, 60, 60)
     assert {"actor": "united-states", "role": "initiator", "country": "US"}.items() <= next(
         p for p in event["participants"] if p["role"] == "initiator"
     ).items()
@@ -113,15 +113,17 @@ def test_links_are_shown_in_both_directions(client):
     assert ("outgoing", "2018-03-04-salisbury-poisoning-of-sergei-and-yulia-skripal") in directions
 
 
-def test_more_than_qualifier_and_month_precision_location(client):
+def test_a_lower_bound_and_month_precision_location(client):
     coordinated = client.get(
         "/api/events/2018-03-26-coordinated-expulsion-of-russian-diplomats/"
     ).json()
-    assert coordinated["expelled_count_qualifier"] in {"exact", "more_than"}
+    # "In excess of 100": a low estimate of 101 and nothing else.
+    estimates = [coordinated[f"expelled_{name}"] for name in ("low", "best", "high")]
+    assert estimates == [101, None, None]
     meeting = client.get("/api/events/2018-03-21-kono-lavrov-meeting-tokyo/").json()
     assert meeting["location"]["country"] == "JP"
     assert meeting["location"]["country_name"] == "Japan"
-    assert meeting["expelled_count"] is None and meeting["expelled_count_qualifier"] is None
+    assert [meeting[f"expelled_{name}"] for name in ("low", "best", "high")] == [None] * 3
     summit = client.get("/api/events/2018-05-abe-putin-summit-in-russia/").json()
     assert (summit["start_date"], summit["date_precision"]) == ("2018-05-01", "month")
 
@@ -134,12 +136,15 @@ def test_drafts_are_hidden_from_anonymous_users(client):
 
 def test_actors_show_offices_and_members(client):
     actors = client.get("/api/actors/").json()
-    assert actors["count"] == 27 and len(actors["results"]) == 27
+    assert actors["count"] == 28 and len(actors["results"]) == 28
     kono = client.get("/api/actors/taro-kono/").json()
     assert kono["kind"] == "person" and kono["country"] == "JP"
     assert any(office["title"] for office in kono["offices"])
     g7 = client.get("/api/actors/g7/").json()
     assert {"JP", "US", "GB"} <= {member["country"] for member in g7["members"]}
+    partners = client.get("/api/actors/uk-international-partners/").json()
+    assert (partners["kind"], partners["member_count_low"]) == ("coalition", 21)
+    assert [member["country"] for member in partners["members"]] == ["US"]
     assert client.get("/api/actors/nobody/").status_code == 404
 
 
@@ -356,7 +361,9 @@ def test_csv_export_streams_the_filtered_events_one_row_each(client):
     us = next(
         row for row in rows if row["slug"].endswith("united-states-expels-60-russian-diplomats")
     )
-    assert (us["expelled_count"], us["expelled_count_qualifier"]) == ("60", "exact")
+    assert (us["expelled_low"], us["expelled_best"], us["expelled_high"]) == ("60", "60", "60")
+    coordinated = next(row for row in rows if "coordinated" in row["slug"])
+    assert [coordinated[f"expelled_{name}"] for name in ("low", "best", "high")] == ["101", "", ""]
     assert "initiator:united-states" in us["participants"].split(";")
     assert "part_of:2018-03-26-coordinated-expulsion-of-russian-diplomats" in us["links"].split(";")
     citation = json.loads(us["citations"])[0]

@@ -155,7 +155,7 @@ def test_publish_rules_hold(editor):
 @pytest.mark.parametrize(
     "fields, field, message",
     [
-        ({"expelled_count": 5}, "expelled_count", "Only an expulsion has a number"),
+        ({"expelled_best": 5}, "expelled_low", "Only an expulsion has a number"),
         ({"end_date": "2018-03-01"}, "end_date", "An event cannot end before it starts."),
         ({"date_precision": "month"}, "start_date", "first day of its month"),
         ({"kind": "visit"}, "kind", "is not a valid choice"),
@@ -167,6 +167,63 @@ def test_constraints_and_bad_values_are_field_errors(curator, fields, field, mes
     response = curator.post("/api/events/", new_event(**fields), format="json")
     assert response.status_code == 400
     assert message in str(response.json()[field])
+
+
+EXPULSION = {"kind": "expulsion", "links": []}
+ORDERED = "The estimates of people expelled are in order: low ≤ best ≤ high."
+
+
+@pytest.mark.parametrize(
+    "estimates, field, message",
+    [
+        ({"expelled_low": 0}, "expelled_low", "The number of people expelled is at least 1."),
+        ({"expelled_best": -3}, "expelled_best", "The number of people expelled is at least 1."),
+        ({"expelled_high": 0}, "expelled_high", "The number of people expelled is at least 1."),
+        ({"expelled_low": 70, "expelled_best": 60}, "expelled_best", ORDERED),
+        ({"expelled_best": 90, "expelled_high": 80}, "expelled_best", ORDERED),
+        ({"expelled_low": 90, "expelled_high": 80}, "expelled_best", ORDERED),
+        (
+            {"expelled_high": 2_147_483_648},
+            "expelled_high",
+            "Ensure this value is less than or equal to 2147483647.",
+        ),
+    ],
+)
+def test_estimates_of_people_expelled_out_of_bounds_or_order_are_400s(
+    curator, estimates, field, message
+):
+    response = curator.post("/api/events/", new_event(**EXPULSION, **estimates), format="json")
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    assert not Event.objects.filter(slug="2018-03-28-test-call").exists()
+
+
+def test_a_patch_keeps_the_estimates_in_order_with_the_stored_ones(curator):
+    body = new_event(**EXPULSION, expelled_low=60, expelled_best=60, expelled_high=60)
+    created = curator.post("/api/events/", body, format="json")
+    assert created.status_code == 201
+    estimates = [created.json()[f"expelled_{name}"] for name in ("low", "best", "high")]
+    assert estimates == [60, 60, 60]
+    path = f"/api/events/{created.json()['slug']}/"
+    # A high below the stored low and best: refused, though the PATCH gives the high only.
+    refused = curator.patch(path, {"expelled_high": 50, "version": 1}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"expelled_best": [ORDERED]}
+    # "In excess of 100": a low of 101, no best or high.
+    bound = {"expelled_low": 101, "expelled_best": None, "expelled_high": None, "version": 1}
+    done = curator.patch(path, bound, format="json")
+    assert done.status_code == 200
+    assert [done.json()[f"expelled_{name}"] for name in ("low", "best", "high")] == [
+        101,
+        None,
+        None,
+    ]
+    stored = Event.objects.get(slug=created.json()["slug"])
+    assert (stored.expelled_low, stored.expelled_best, stored.expelled_high) == (101, None, None)
+    # A kind that is no expulsion cannot keep them.
+    other = curator.patch(path, {"kind": "meeting", "version": 2}, format="json")
+    assert other.status_code == 400
+    assert other.json() == {"expelled_low": ["Only an expulsion has a number of people expelled."]}
 
 
 def test_nested_records_name_what_is_wrong(curator):

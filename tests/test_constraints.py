@@ -42,22 +42,55 @@ def test_event_cannot_end_before_it_starts():
     assert_refused(event, "event_end_after_start", "An event cannot end before it starts.")
 
 
-def test_expelled_count_is_at_least_one():
+@pytest.mark.parametrize("field", ["expelled_low", "expelled_best", "expelled_high"])
+def test_each_estimate_of_people_expelled_is_at_least_one(field):
     event = Event(
-        kind=EventKind.EXPULSION, title="t", slug="t", start_date=D(2018, 3, 14), expelled_count=0
+        kind=EventKind.EXPULSION, title="t", slug="t", start_date=D(2018, 3, 14), **{field: 0}
     )
-    assert_refused(
-        event, "event_expelled_count_positive", "The number of people expelled is at least 1."
-    )
+    assert_refused(event, "event_expelled_positive", "The number of people expelled is at least 1.")
 
 
-def test_expelled_count_belongs_to_expulsions():
+@pytest.mark.parametrize(
+    "low, best, high",
+    [(61, 60, None), (None, 61, 60), (81, None, 80), (50, 90, 80), (70, 60, 80)],
+)
+def test_the_estimates_of_people_expelled_are_in_order(low, best, high):
     event = Event(
-        kind=EventKind.MEETING, title="t", slug="t", start_date=D(2018, 3, 21), expelled_count=5
+        kind=EventKind.EXPULSION,
+        title="t",
+        slug="t",
+        start_date=D(2018, 3, 14),
+        expelled_low=low,
+        expelled_best=best,
+        expelled_high=high,
     )
     assert_refused(
         event,
-        "event_expelled_count_expulsion_only",
+        "event_expelled_estimates_ordered",
+        "The estimates of people expelled are in order: low ≤ best ≤ high.",
+    )
+
+
+@pytest.mark.parametrize(
+    "low, best, high",
+    [(60, 60, 60), (101, None, None), (None, 60, None), (None, None, 80), (60, None, 80)],
+)
+def test_exact_figures_bounds_and_ranges_are_stored(low, best, high):
+    event = make_event(
+        kind=EventKind.EXPULSION, expelled_low=low, expelled_best=best, expelled_high=high
+    )
+    event.refresh_from_db()
+    assert (event.expelled_low, event.expelled_best, event.expelled_high) == (low, best, high)
+
+
+@pytest.mark.parametrize("field", ["expelled_low", "expelled_best", "expelled_high"])
+def test_people_expelled_belong_to_expulsions(field):
+    event = Event(
+        kind=EventKind.MEETING, title="t", slug="t", start_date=D(2018, 3, 21), **{field: 5}
+    )
+    assert_refused(
+        event,
+        "event_expelled_expulsion_only",
         "Only an expulsion has a number of people expelled.",
     )
 
@@ -69,7 +102,6 @@ def test_expelled_count_belongs_to_expulsions():
         ("status", "event_status_valid"),
         ("date_precision", "event_date_precision_valid"),
         ("review_state", "event_review_state_valid"),
-        ("expelled_count_qualifier", "event_expelled_count_qualifier_valid"),
     ],
 )
 def test_event_choice_fields_hold_their_choices(field, constraint):
@@ -174,9 +206,24 @@ def test_period_end_covers_the_stated_precision(precision, start, end, expected)
             "An event cannot end before it starts.",
         ),
         (
-            {"kind": "expulsion", "start_date": D(2018, 3, 14), "expelled_count": 0},
-            "expelled_count",
+            {"kind": "expulsion", "start_date": D(2018, 3, 14), "expelled_low": 0},
+            "expelled_low",
             "The number of people expelled is at least 1.",
+        ),
+        (
+            {
+                "kind": "expulsion",
+                "start_date": D(2018, 3, 14),
+                "expelled_low": 9,
+                "expelled_best": 8,
+            },
+            "expelled_best",
+            "The estimates of people expelled are in order: low ≤ best ≤ high.",
+        ),
+        (
+            {"kind": "meeting", "start_date": D(2018, 3, 14), "expelled_best": 8},
+            "expelled_low",
+            "Only an expulsion has a number of people expelled.",
         ),
     ],
 )
@@ -199,8 +246,14 @@ def test_duplicate_participant_role_is_reported_on_the_role():
     "fields, field, message",
     [
         ({"kind": "summit", "end_date": D(2018, 4, 1)}, "end_date", "cannot end before it starts"),
-        ({"kind": "expulsion", "expelled_count": 0}, "expelled_count", "is at least 1"),
-        ({"kind": "meeting", "expelled_count": 3}, "expelled_count", "Only an expulsion"),
+        ({"kind": "expulsion", "expelled_high": 0}, "expelled_low", "is at least 1"),
+        (
+            {"kind": "expulsion", "expelled_best": 5, "expelled_high": 4},
+            "expelled_best",
+            "in order",
+        ),
+        ({"kind": "expulsion", "expelled_low": 5, "expelled_high": 4}, "expelled_best", "in order"),
+        ({"kind": "meeting", "expelled_high": 3}, "expelled_low", "Only an expulsion"),
         ({"kind": "expulsion", "mode": "visit"}, "mode", "does not apply to this kind"),
     ],
 )
@@ -212,7 +265,13 @@ def test_the_python_check_of_the_constraints_agrees_with_the_database(fields, fi
         event.save()
     assert (
         Event(
-            title="ok", slug="ok", kind="expulsion", start_date=D(2018, 5, 1), expelled_count=2
+            title="ok",
+            slug="ok",
+            kind="expulsion",
+            start_date=D(2018, 5, 1),
+            expelled_low=2,
+            expelled_best=3,
+            expelled_high=4,
         ).constraint_problems()
         == {}
     )

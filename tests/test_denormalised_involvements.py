@@ -23,18 +23,36 @@ from tests.factories import make_actor, make_country, make_published_event
 pytestmark = pytest.mark.django_db
 
 
+def acting_countries(actor, event):
+    """The countries a participant makes a party to `event`, by the involvement rule: a state's
+    or an agency's own country; a person's offices of a state held at some time in the event's
+    period (unknown dates do not exclude); nothing for anyone else (a coalition, a private
+    person's citizenship)."""
+    if actor.kind in ("state", "agency"):
+        return {actor.country_id} - {None}
+    if actor.kind != "person":
+        return set()
+    return {
+        office.country_id
+        for office in actor.offices.all()
+        if office.country_id
+        and (office.start_date is None or office.start_date <= event.period_end)
+        and (office.end_date is None or office.end_date >= event.start_date)
+    }
+
+
 def expected():
     """The involvements recomputed from scratch, in Python: {(event, country): (ini, tgt)}."""
     rows = {}
-    for event in Event.objects.all():
+    events = {event.pk: event for event in Event.objects.all()}
+    for event in events.values():
         if event.location_country_id:
             rows.setdefault((event.pk, event.location_country_id), [False, False])
-    for p in Participation.objects.select_related("actor"):
-        if p.actor.country_id is None:
-            continue
-        flags = rows.setdefault((p.event_id, p.actor.country_id), [False, False])
-        flags[0] |= p.role == Role.INITIATOR
-        flags[1] |= p.role == Role.TARGET
+    for p in Participation.objects.select_related("actor").prefetch_related("actor__offices"):
+        for country_id in acting_countries(p.actor, events[p.event_id]):
+            flags = rows.setdefault((p.event_id, country_id), [False, False])
+            flags[0] |= p.role == Role.INITIATOR
+            flags[1] |= p.role == Role.TARGET
     return {key: tuple(flags) for key, flags in rows.items()}
 
 

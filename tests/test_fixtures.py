@@ -12,6 +12,7 @@ from events.models import (
     Actor,
     Citation,
     Country,
+    CountryInvolvement,
     DatePrecision,
     Event,
     EventStatus,
@@ -136,30 +137,34 @@ def participants(slug, role):
 
 
 @pytest.mark.parametrize(
-    "slug, day, count, qualifier, initiator",
+    "slug, day, estimates, initiator",
     [
-        ("2018-03-14-uk-expels-23-russian-diplomats", (2018, 3, 14), 23, "exact", "united-kingdom"),
+        (
+            "2018-03-14-uk-expels-23-russian-diplomats",
+            (2018, 3, 14),
+            (23, 23, 23),
+            "united-kingdom",
+        ),
         (
             "2018-03-26-united-states-expels-60-russian-diplomats",
             (2018, 3, 26),
-            60,
-            "exact",
+            (60, 60, 60),
             "united-states",
         ),
+        # "In excess of 100": a low of 101, no best or high estimate.
         (
             "2018-03-26-coordinated-expulsion-of-russian-diplomats",
             (2018, 3, 26),
-            100,
-            "more_than",
-            "united-states",
+            (101, None, None),
+            "uk-international-partners",
         ),
     ],
 )
-def test_expulsions_as_the_sources_give_them(loaded, slug, day, count, qualifier, initiator):
+def test_expulsions_as_the_sources_give_them(loaded, slug, day, estimates, initiator):
     event = Event.objects.get(slug=slug)
     assert event.start_date == datetime.date(*day)
     assert event.date_precision == DatePrecision.DAY
-    assert (event.expelled_count, event.expelled_count_qualifier) == (count, qualifier)
+    assert (event.expelled_low, event.expelled_best, event.expelled_high) == estimates
     assert initiator in participants(slug, Role.INITIATOR)
     assert participants(slug, Role.TARGET) == {"russia"}
 
@@ -191,8 +196,9 @@ def test_links_answer_the_poisoning(loaded):
 
 
 def test_g7_members_that_expelled_no_one_is_a_query(loaded):
-    expelled = Participation.objects.filter(role=Role.INITIATOR, event__kind="expulsion").values(
-        "actor__country"
+    # Initiating countries as the involvement rule has them (a coalition involves none).
+    expelled = CountryInvolvement.objects.filter(as_initiator=True, kind="expulsion").values(
+        "country"
     )
     quiet = Country.objects.filter(blocs__slug="g7").exclude(pk__in=expelled)
     assert "JP" in set(quiet.values_list("code", flat=True))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 HEADER = (
     "slug,kind,mode,title,summary,start_date,end_date,date_precision,status,location_country,"
-    "place,expelled_count,expelled_count_qualifier,quoted_words,review_state,participants,"
+    "place,expelled_low,expelled_best,expelled_high,quoted_words,review_state,participants,"
     "citations,links,linked_from,version"
 )
 CITE = json.dumps(
@@ -40,8 +40,9 @@ def row(**fields):
         "date_precision": "day",
         "status": "occurred",
         "location_country": "RU",
-        "expelled_count": "23",
-        "expelled_count_qualifier": "exact",
+        "expelled_low": "23",
+        "expelled_best": "23",
+        "expelled_high": "23",
         "review_state": "published",
         "participants": "initiator:russia;target:united-kingdom",
         "citations": CITE,
@@ -79,7 +80,8 @@ def test_a_good_file_imports_as_drafts(tmp_path):
     assert code == 0
     assert out.strip() == "Created 1, updated 0, left 0 unchanged."
     event = Event.objects.get(slug="ru-expels-23-british-diplomats")
-    assert (event.expelled_count, event.review_state, event.cameo_code) == (23, "draft", "161")
+    assert (event.expelled_low, event.expelled_best, event.expelled_high) == (23, 23, 23)
+    assert (event.review_state, event.cameo_code) == ("draft", "161")
     assert set(event.participations.values_list("role", "actor__slug")) == {
         ("initiator", "russia"),
         ("target", "united-kingdom"),
@@ -104,8 +106,17 @@ def test_publish_honours_the_publish_rules(tmp_path):
         ({"start_date": "2018-13-45"}, "row 3, column start_date: '2018-13-45' is not an ISO date"),
         ({"kind": "coup"}, "row 3, column kind: Value 'coup' is not a valid choice."),
         ({"end_date": "2018-03-01"}, "row 3, column end_date: An event cannot end before it"),
-        ({"expelled_count": "0"}, "row 3, column expelled_count: The number of people expelled"),
-        ({"expelled_count": "many"}, "row 3, column expelled_count: 'many' is not a whole number"),
+        ({"expelled_best": "0"}, "row 3, column expelled_best: The number of people expelled"),
+        ({"expelled_high": "many"}, "row 3, column expelled_high: 'many' is not a whole number"),
+        (
+            {"expelled_low": "24"},
+            "row 3, column expelled_best: The estimates of people expelled are in order: "
+            "low ≤ best ≤ high.",
+        ),
+        (
+            {"kind": "meeting"},
+            "row 3, column expelled_low: Only an expulsion has a number of people expelled.",
+        ),
         ({"location_country": "XX"}, "row 3, column location_country: unknown country code 'XX'"),
         (
             {"participants": "initiator:nobody"},
@@ -225,7 +236,5 @@ def test_export_takes_the_api_filters(tmp_path):
     out = tmp_path / "expulsions.csv"
     call_command("export_events", kind="expulsion", initiator="usa", output=str(out))
     rows = list(csv.DictReader(out.open()))
-    assert {r["slug"] for r in rows} == {
-        "2018-03-26-coordinated-expulsion-of-russian-diplomats",
-        "2018-03-26-united-states-expels-60-russian-diplomats",
-    }
+    # Only the United States' own 60: the coordinated expulsion is its coalition's.
+    assert {r["slug"] for r in rows} == {"2018-03-26-united-states-expels-60-russian-diplomats"}

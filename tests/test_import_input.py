@@ -244,8 +244,11 @@ def test_the_admin_names_the_line_of_a_file_problem(curator_client):
 # --- 3. Numbers: the actual rule, in the rule's own words -----------------------------------
 
 AT_LEAST_ONE = "The number of people expelled is at least 1."
+ORDERED = "The estimates of people expelled are in order: low ≤ best ≤ high."
+ESTIMATES = ["expelled_low", "expelled_best", "expelled_high"]
 
 
+@pytest.mark.parametrize("column", ESTIMATES)
 @pytest.mark.parametrize(
     ("count", "message"),
     [
@@ -256,13 +259,16 @@ AT_LEAST_ONE = "The number of people expelled is at least 1."
         ("1.5", "'1.5' is not a whole number"),
     ],
 )
-def test_an_expelled_count_in_a_csv_is_held_to_the_api_rule(tmp_path, count, message):
-    content = csv_text(row(kind="expulsion", expelled_count=count))
+def test_an_estimate_of_people_expelled_in_a_csv_is_held_to_the_api_rule(
+    tmp_path, column, count, message
+):
+    content = csv_text(row(kind="expulsion", **{column: count}))
     code, problems = problems_of(tmp_path, content, "events.csv")
     assert code == 1
-    assert problems == [f"row 2, column expelled_count: {message}"]
+    assert problems == [f"row 2, column {column}: {message}"]
 
 
+@pytest.mark.parametrize("column", ESTIMATES)
 @pytest.mark.parametrize(
     ("count", "message"),
     [
@@ -273,17 +279,74 @@ def test_an_expelled_count_in_a_csv_is_held_to_the_api_rule(tmp_path, count, mes
         (True, "True is not a whole number"),
     ],
 )
-def test_an_expelled_count_in_json_is_held_to_the_api_rule(tmp_path, count, message):
-    content = json_text(event(kind="expulsion", expelled_count=count))
+def test_an_estimate_of_people_expelled_in_json_is_held_to_the_api_rule(
+    tmp_path, column, count, message
+):
+    content = json_text(event(kind="expulsion", **{column: count}))
     _, problems = problems_of(tmp_path, content, "events.json")
-    assert problems == [f"row 1, column expelled_count: {message}"]
+    assert problems == [f"row 1, column {column}: {message}"]
 
 
-def test_the_admin_states_the_expelled_count_rule(curator_client):
-    content = csv_text(row(kind="expulsion", expelled_count="-1"))
+@pytest.mark.parametrize(
+    ("estimates", "problem"),
+    [
+        ({"expelled_low": "61", "expelled_best": "60"}, f"column expelled_best: {ORDERED}"),
+        ({"expelled_best": "90", "expelled_high": "80"}, f"column expelled_best: {ORDERED}"),
+        ({"expelled_low": "90", "expelled_high": "80"}, f"column expelled_best: {ORDERED}"),
+        (
+            {"kind": "meeting", "expelled_low": "101"},
+            "column expelled_low: Only an expulsion has a number of people expelled.",
+        ),
+    ],
+)
+def test_estimates_out_of_order_or_outside_an_expulsion_name_the_row(tmp_path, estimates, problem):
+    good = row(kind="expulsion", slug="example-good", expelled_low="101")
+    bad = row(**{"kind": "expulsion", **estimates})
+    code, problems = problems_of(tmp_path, csv_text(good, bad), "events.csv")
+    assert code == 1
+    assert problems == [f"row 3, {problem}"]
+    assert not Event.objects.exists()
+    as_json = json_text(event(kind="expulsion", slug="example-good"), event(**bad_json(bad)))
+    assert problems_of(tmp_path, as_json, "events.json")[1] == [f"row 2, {problem}"]
+
+
+def bad_json(row):
+    """A CSV row's estimates and kind as a JSON event gives them (numbers, not text)."""
+    return {
+        name: int(value) if name in ESTIMATES else value
+        for name, value in row.items()
+        if name in (*ESTIMATES, "kind")
+    }
+
+
+def test_the_admin_states_the_estimates_rules(curator_client):
+    content = csv_text(row(kind="expulsion", expelled_best="-1"))
     assert admin_problems(curator_client, content, "events.csv") == [
-        f"row 2, column expelled_count: {AT_LEAST_ONE}"
+        f"row 2, column expelled_best: {AT_LEAST_ONE}"
     ]
+    content = csv_text(row(kind="expulsion", expelled_best="30", expelled_high="20"))
+    assert admin_problems(curator_client, content, "events.csv") == [
+        f"row 2, column expelled_best: {ORDERED}"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize(
+    "estimates",
+    [(60, 60, 60), (101, None, None), (50, 60, 80), (60, None, 80), (None, 60, None)],
+)
+def test_the_estimates_of_people_expelled_export_and_import_back(tmp_path, fmt, estimates):
+    low, best, high = estimates
+    make_event(
+        kind="expulsion",
+        slug="example-expelled",
+        expelled_low=low,
+        expelled_best=best,
+        expelled_high=high,
+    )
+    export_and_import_back(tmp_path, fmt, "expelled")
+    stored = Event.objects.get(slug="example-expelled")
+    assert (stored.expelled_low, stored.expelled_best, stored.expelled_high) == estimates
 
 
 # --- 4. No column or key left unread --------------------------------------------------------
@@ -344,8 +407,9 @@ def make_full_event(summary="A summary.", quoted_words="Words.", note="A note.")
         end_date=earlier.start_date,
         place="Moscow",
         location_country=russia.country,
-        expelled_count=23,
-        expelled_count_qualifier="more_than",
+        expelled_low=21,
+        expelled_best=23,
+        expelled_high=25,
     )
     for position, (actor, role) in enumerate([(russia, "initiator"), (uk, "target")]):
         Participation.objects.create(event=full, actor=actor, role=role, position=position)
@@ -508,7 +572,7 @@ def test_the_json_reader_reads_the_same_events_at_any_chunk_size(chunk):
     """Events cut anywhere by the end of what was read so far (within a string, an escape,
     a number) read as a whole; brackets within strings are text."""
     events = [
-        event(summary='Brackets [ { in "quotes" } ]\\ and ü€😀', expelled_count=123456),
+        event(summary='Brackets [ { in "quotes" } ]\\ and ü€😀', expelled_best=123456),
         {"slug": "two", "location": {"country": None}, "links": []},
         event(slug="three", quoted_words="\\u0041 \\\\"),
     ]

@@ -5,8 +5,8 @@ import datetime
 import pytest
 
 from events import writes
-from events.models import Citation, Event, EventAlias, EventLink, Participation, Role
 from events.duplicates import duplicates_of, find_duplicates
+from events.models import Citation, Event, EventAlias, EventLink, Participation, Role
 from events.writes import merge_events
 from tests.factories import make_actor, make_event, make_published_event, make_source
 

@@ -72,15 +72,14 @@ def from_instances(event, shows_drafts):
             }
             for p in event.participations.order_by("position", "id")
         ],
-        "expelled_count_qualifier": (
-            event.expelled_count_qualifier if event.expelled_count is not None else None
-        ),
         "citations": [
             {"source": c.source_id, **c.portable_data()} for c in event.citations.order_by("id")
         ],
         "links": links("outgoing", event.outgoing_links.all(), "to_event")
         + links("incoming", event.incoming_links.all(), "from_event"),
     }
+    for field in shape.MADE_FIELDS:  # the Goldstein value and quad class of the CAMEO code
+        built[field.name] = field.make(*(getattr(event, name) for name in field.lookups))
     return {
         field.name: built[field.name] if field.name in built else shown_as_stored(event, field.name)
         for field in shape.FIELDS

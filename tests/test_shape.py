@@ -63,11 +63,22 @@ def test_the_serializer_declares_the_shape_and_writes_what_curators_write():
 
 def test_fields_that_are_not_their_own_column_are_built_by_hand():
     """The representation and the CSV copy a field that is the column of its own name; the
-    others each have their own code there."""
+    others each have their own code there, or the shape says what makes them."""
     not_own = {field.name for field in shape.FIELDS if field.lookups != (field.name,)}
     assert not_own <= representation.BUILT, "build it in representation.represent"
     not_own = {field.name for field in shape.CSV_FIELDS if field.columns != (field.name,)}
     assert not_own <= api_csv.BUILT, "build its columns in api_csv.event_row"
+
+
+def test_a_made_field_is_read_only_and_stored_nowhere():
+    """A field the representation makes (the Goldstein value, the quad class) is derived:
+    no column holds it, so nothing writes or imports it."""
+    made = [field for field in shape.FIELDS if field.make is not None]
+    assert {field.name for field in made} == {"goldstein", "quad_class"}
+    for field in made:
+        assert field.role == shape.DERIVED and field.model_fields == (), field.name
+        assert all(lookup in shape.ROW_LOOKUPS for lookup in field.lookups), field.name
+    assert len(shape.ROW_LOOKUPS) == len(set(shape.ROW_LOOKUPS)), "a column read twice"
 
 
 # The order clients have read so far; a new field may come in anywhere, these keep theirs.
@@ -84,8 +95,9 @@ API_ORDER = [
     "status",
     "location",
     "participants",
-    "expelled_count",
-    "expelled_count_qualifier",
+    "expelled_low",
+    "expelled_best",
+    "expelled_high",
     "quoted_words",
     "citations",
     "links",
@@ -93,6 +105,8 @@ API_ORDER = [
     "cameo_code",
     "plover_type",
     "plover_mode",
+    "goldstein",
+    "quad_class",
     "version",
 ]
 CSV_ORDER = [
@@ -107,8 +121,9 @@ CSV_ORDER = [
     "status",
     "location_country",
     "place",
-    "expelled_count",
-    "expelled_count_qualifier",
+    "expelled_low",
+    "expelled_best",
+    "expelled_high",
     "quoted_words",
     "review_state",
     "participants",
@@ -119,6 +134,8 @@ CSV_ORDER = [
     "cameo_code",
     "plover_type",
     "plover_mode",
+    "goldstein",
+    "quad_class",
 ]
 
 
@@ -216,10 +233,12 @@ def test_the_api_the_csv_and_the_export_show_every_field_as_stored(staff, tmp_pa
             if field.columns:
                 assert read_cells(field, row) == as_cells(field, api), where
             if field.lookups == (field.name,):
-                value = stored(event, field.name)
-                if field.name == "expelled_count_qualifier" and event.expelled_count is None:
-                    value = None  # a qualifier without a count is not shown
-                assert api[field.name] == value, where
+                assert api[field.name] == stored(event, field.name), where
+            if field.make is not None:
+                # Made from stored fields (the Goldstein value of the CAMEO code): made from
+                # what is stored, and never empty for an event of the fixtures.
+                made = field.make(*(stored(event, name) for name in field.lookups))
+                assert api[field.name] == made is not None, where
         country = event.location_country
         assert api["location"] == {
             "country": country.code if country else None,

@@ -19,6 +19,7 @@ from ..models import (
     Event,
     ReviewState,
 )
+from ..models.events import EXPELLED
 
 # The change pages list at most this many related events; the rest are one filter away.
 RELATED_EVENTS_SHOWN = 50
@@ -171,26 +172,25 @@ class SeenVersionForm(KnownObjectsForm):
 
 class EventAdminForm(SeenVersionForm):
     """The event form: the stale-copy check, the review state as stored for whoever may not
-    publish, and the constraint's own message for the number expelled."""
+    publish, and the constraint's own message for the numbers expelled."""
 
     stored_fields = ("review_state",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "expelled_count" in self.fields:
-            # The constraint's message rather than the form field's "greater than or equal to 0".
-            field = self.fields["expelled_count"]
-            field.min_value = None
-            field.validators = [self._expelled_count_positive]
-            field.widget.attrs.pop("min", None)
+        for name in EXPELLED:
+            if name in self.fields:
+                # The constraint's message, on the field that breaks it, rather than the form
+                # field's "greater than or equal to 0".
+                field = self.fields[name]
+                field.min_value = None
+                field.validators = [self._expelled_positive]
+                field.widget.attrs.pop("min", None)
 
     @staticmethod
-    def _expelled_count_positive(value):
+    def _expelled_positive(value):
         if value is not None and value < 1:
-            constraint = next(
-                c for c in Event._meta.constraints if c.name == "event_expelled_count_positive"
-            )
-            raise ValidationError(str(constraint.violation_error_message))
+            raise ValidationError(Event.constraint_message("event_expelled_positive"))
 
     def clean(self):
         cleaned = super().clean()

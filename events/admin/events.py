@@ -408,7 +408,14 @@ class EventAdmin(
         (None, {"fields": [("kind", "mode"), "title", "slug", "summary", "seen_version"]}),
         ("Date", {"fields": [("start_date", "end_date", "date_precision"), "status"]}),
         ("Place", {"fields": [("location_country", "place")]}),
-        ("Expulsion", {"fields": [("expelled_count", "expelled_count_qualifier")]}),
+        (
+            "People expelled",
+            {
+                "fields": [("expelled_low", "expelled_best", "expelled_high")],
+                "description": 'Expulsions only. "60" is 60, 60, 60; "in excess of 100" is a '
+                "low of 101 with no best or high estimate; low ≤ best ≤ high.",
+            },
+        ),
         ("Quoted words", {"fields": ["quoted_words"]}),
         ("Review", {"fields": ["review_state"]}),
         ("Linked from other events", {"fields": ["linked_from_events"]}),

@@ -85,7 +85,16 @@ class ActorAdmin(
     show_full_result_count = False
     autocomplete_fields = ["country"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["kind", "name", "slug", "country", "description", "taking_part_in", "seen_version"]
+    fields = [
+        "kind",
+        "name",
+        "slug",
+        "country",
+        "member_count_low",
+        "description",
+        "taking_part_in",
+        "seen_version",
+    ]
     readonly_fields = ["taking_part_in"]
     child_histories = [
         (Office, "holder_id", [], _safe(lambda r: r.title)),
@@ -98,8 +107,9 @@ class ActorAdmin(
     def get_inlines(self, request, obj):
         if obj is None:
             return [OfficeInline, MembershipInline]
-        inlines = [OfficeInline] if obj.kind != ActorKind.BLOC else []
-        if obj.kind == ActorKind.BLOC or obj.memberships.exists():
+        groups = (ActorKind.BLOC, ActorKind.COALITION)
+        inlines = [OfficeInline] if obj.kind not in groups else []
+        if obj.kind in groups or obj.memberships.exists():
             inlines.append(MembershipInline)
         return inlines
 

@@ -19,13 +19,13 @@ from rest_framework import exceptions, serializers
 from rest_framework.reverse import reverse
 
 from .. import writes
+from ..codes import QuadClass
 from ..filters import resolve_country, whole_number
 from ..models import (
     TEXT_MAX_LENGTH,
     Actor,
     ActorKind,
     ConcurrentEditError,
-    CountQualifier,
     Country,
     Event,
     EventKind,
@@ -84,7 +84,8 @@ def reject_nul(value):
 
 @extend_schema_field(OpenApiTypes.STR)
 class CountryCodeField(serializers.Field):
-    """A country written as an ISO alpha-2 or alpha-3 code in any case, shown as alpha-2."""
+    """A country written as an ISO alpha-2 or alpha-3 code in any case (or as the filters take
+    it: `cow:740`, `gw:740`, `iso3n:392`), shown as alpha-2."""
 
     default_error_messages = {"unknown": "Unknown country code {value!r}."}
 
@@ -211,14 +212,25 @@ class EventCountsSerializer(serializers.Serializer):
 
 
 class CountrySerializer(serializers.ModelSerializer):
-    """An ISO country and the events (visible to you) it is involved in, counted."""
+    """An ISO country, its codes in other lists (ISO numeric, Correlates of War, Gleditsch-Ward:
+    null where a list has no such state), and the events (visible to you) it is involved in,
+    counted."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:country-detail", lookup_field="code")
     event_counts = serializers.SerializerMethodField()
 
     class Meta:
         model = Country
-        fields = ["code", "code3", "name", "url", "event_counts"]
+        fields = [
+            "code",
+            "code3",
+            "name",
+            "iso_numeric",
+            "cow_code",
+            "gw_code",
+            "url",
+            "event_counts",
+        ]
 
     @extend_schema_field(EventCountsSerializer)
     def get_event_counts(self, country):
@@ -251,7 +263,8 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class ActorSerializer(VersionedRecordMixin, serializers.ModelSerializer):
-    """An actor; a person with the offices held, a group of states with its members."""
+    """An actor; a person with the offices held, a group or coalition of states with its
+    members (a coalition's: those the sources name, and a lower bound of how many)."""
 
     url = serializers.HyperlinkedIdentityField(view_name="api:actor-detail", lookup_field="slug")
     country = CountryCodeField(
@@ -262,7 +275,8 @@ class ActorSerializer(VersionedRecordMixin, serializers.ModelSerializer):
         many=True,
         read_only=True,
         source="memberships",
-        help_text="For a group of states: its member countries.",
+        help_text="For a group of states: its member countries; for a coalition: the members "
+        "the sources name.",
     )
 
     class Meta:
@@ -276,6 +290,7 @@ class ActorSerializer(VersionedRecordMixin, serializers.ModelSerializer):
             "description",
             "offices",
             "members",
+            "member_count_low",
             "version",
         ]
 
@@ -451,6 +466,19 @@ def item_errors(count, errors):
     return {index: errors[index] for index in range(count) if index in errors}
 
 
+def expelled_estimate_field(help_text):
+    """An estimate of people expelled: null, or a whole number from 1 (the constraint's rule,
+    with its message) to PostgreSQL's integer limit."""
+    return serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2_147_483_647,
+        error_messages={"min_value": Event.constraint_message("event_expelled_positive")},
+        help_text=f"Expulsions only: {help_text}",
+    )
+
+
 class EventSerializer(serializers.ModelSerializer):
     """An event with its participants, citations and links, for reading and writing.
 
@@ -462,18 +490,18 @@ class EventSerializer(serializers.ModelSerializer):
     url = serializers.URLField(read_only=True, help_text="This event in the API.")
     location = LocationSerializer(required=False)
     participants = ParticipantSerializer(many=True, required=False)
-    expelled_count = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=1,
-        max_value=2_147_483_647,
-        help_text="Expulsions only: people expelled.",
+    # People expelled as three estimates (UCDP GED's low, best and high): "60" is 60, 60, 60;
+    # "in excess of 100" is a low of 101 with no best or high. The order (low ≤ best ≤ high)
+    # and "expulsions only" are the model's constraints, checked against the stored values
+    # too on a PATCH.
+    expelled_low = expelled_estimate_field(
+        'The fewest people expelled the sources allow ("in excess of 100": 101).'
     )
-    expelled_count_qualifier = serializers.ChoiceField(
-        CountQualifier.choices,
-        required=False,
-        allow_null=True,
-        help_text="exact or more_than; null when no count applies.",
+    expelled_best = expelled_estimate_field(
+        'The sources\' figure of people expelled ("60": 60); null when they give only a bound.'
+    )
+    expelled_high = expelled_estimate_field(
+        "The most people expelled the sources allow; null when they give no upper bound."
     )
     citations = CitationSerializer(many=True, required=False)
     links = LinkSerializer(many=True, required=False)
@@ -485,6 +513,18 @@ class EventSerializer(serializers.ModelSerializer):
     cameo_code = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
     plover_type = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
     plover_mode = serializers.CharField(read_only=True, help_text="Derived from kind and mode.")
+    goldstein = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Goldstein scale value (-10 conflict to +10 cooperation) of the CAMEO code.",
+    )
+    quad_class = serializers.ChoiceField(
+        QuadClass.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="GDELT quad class of the CAMEO code: 1 verbal cooperation, 2 material "
+        "cooperation, 3 verbal conflict, 4 material conflict.",
+    )
     version = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -558,8 +598,6 @@ class EventSerializer(serializers.ModelSerializer):
                 attrs["location_country"] = location.get("country")
             if "place" in location or not self.partial:
                 attrs["place"] = location.get("place", "")
-        if attrs.get("expelled_count_qualifier", "") is None:
-            attrs["expelled_count_qualifier"] = CountQualifier.EXACT
         return attrs
 
     def create(self, validated_data):

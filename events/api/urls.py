@@ -23,5 +23,7 @@ router.register("proposals", api.ProposalViewSet, basename="proposal")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("aggregates/events/", api.EventAggregateView.as_view(), name="event-aggregates"),
+    path("dyads/<str:a>/<str:b>/", api.DyadView.as_view(), name="dyad"),
     *router.urls,
 ]

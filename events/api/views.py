@@ -5,35 +5,59 @@ permissions, by token (scripts) or session (the browsable API). Shapes live in
 serializers.py, paging in events/pagination.py, CSV in events/api_csv.py, routes in urls.py.
 """
 
+from urllib.parse import unquote, urlencode
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from django.db.models import Count, F, Prefetch, Q
-from django.http import Http404, HttpResponsePermanentRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    StreamingHttpResponse,
+)
+from django.urls import reverse as django_reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_view,
     inline_serializer,
 )
 from rest_framework import mixins, permissions, routers, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.views import APIView
 
-from .. import writes
+from .. import aggregates, series, writes
 from ..api_csv import CSVRenderer, stream_events
-from ..filters import ActorFilter, CountryFilter, EventFilter, NaturalKeyFilter, SourceFilter
+from ..codes import QuadClass
+from ..filters import (
+    ActorFilter,
+    CountryFilter,
+    EventFilter,
+    NaturalKeyFilter,
+    SourceFilter,
+    resolve_country,
+)
 from ..models import (
+    STATE_KINDS,
     Actor,
+    ActorKind,
     Citation,
     Country,
+    CountryInvolvement,
     Event,
     EventAlias,
+    EventKind,
     EventProposal,
     Participation,
     ProposalState,
@@ -94,7 +118,9 @@ class ApiSchema(AutoSchema):
         codes = ["401", "429"]
         versioned = getattr(self.view, "versioned", False)
         if self.method == "GET":
-            codes += ["400", "404"] if self._is_list_view() else ["404"]
+            # A list, or a view that reads query parameters (aggregates): a bad one is a 400.
+            reads_parameters = self._is_list_view() or getattr(self.view, "reads_parameters", False)
+            codes += ["400", "404"] if reads_parameters else ["404"]
         elif self.method == "POST":
             # A POST to a record (accepting or rejecting a proposal) may find none, or a stale one.
             codes += ["400", "403"] + ([] if self._is_create_operation() else ["404", "409"])
@@ -108,7 +134,9 @@ class ApiSchema(AutoSchema):
         if "text/csv" in content:
             content["text/csv"] = {"schema": {"type": "string"}}
         media_types = ["application/json"]
-        if getattr(self.view, "csv_export", False) and self._is_list_view():
+        if getattr(self.view, "csv_export", False) and (
+            self._is_list_view() or getattr(self.view, "reads_parameters", False)
+        ):
             media_types.append("text/csv")
         for code in self.error_codes():
             response = {
@@ -130,13 +158,31 @@ class ApiRoot(routers.APIRootView):
         responses=inline_serializer(
             "ApiRoot",
             {
-                name: serializers.URLField()
-                for name in ("events", "actors", "countries", "sources", "schema", "docs")
+                **{
+                    name: serializers.URLField()
+                    for name in (
+                        "events",
+                        "aggregates",
+                        "actors",
+                        "countries",
+                        "sources",
+                        "schema",
+                        "docs",
+                    )
+                },
+                "dyads": serializers.CharField(
+                    help_text="A URI template (RFC 6570): put two country codes for {a} and {b}."
+                ),
             },
         )
     )
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
+        response.data["aggregates"] = reverse("api:event-aggregates", request=request)
+        # A template, as GitHub's API root gives its addresses that take a parameter.
+        response.data["dyads"] = unquote(
+            reverse("api:dyad", kwargs={"a": "{a}", "b": "{b}"}, request=request)
+        )
         response.data["schema"] = reverse("api:schema", request=request)
         response.data["docs"] = reverse("api:docs", request=request)
         return response
@@ -388,34 +434,41 @@ def country_event_counts(country_ids, events):
     """{country id: {("kind", kind): n, ("role", role): n}} over `events`, in two queries.
 
     By kind: the events a country is involved in, as the `country` filter means it (the
-    location, or a participant's country), each counted once. By role: the events in which an
-    actor of the country has that role.
+    derived involvement rows), each counted once. By role: the events in which a participant
+    acting for the country has that role (the involvement rule: a state or agency of it, or a
+    person in an office of it at the time of the event).
     """
     counts = {pk: {} for pk in country_ids}
     if not country_ids:
         return counts
     events = events.order_by()
-    located = events.filter(location_country_id__in=country_ids).values(
-        c=F("location_country_id"), k=F("kind"), e=F("id")
-    )
-    taking_part = events.filter(participations__actor__country_id__in=country_ids).values(
-        c=F("participations__actor__country_id"), k=F("kind"), e=F("id")
-    )
-    # UNION (not UNION ALL) keeps each (country, event) once however it is involved.
-    involvement = located.union(taking_part)
-    sql, params = involvement.query.sql_with_params()
-    with connections[involvement.db].cursor() as cursor:
-        cursor.execute(f"SELECT c, k, COUNT(*) FROM ({sql}) involvement GROUP BY c, k", params)
-        for country_id, kind, n in cursor.fetchall():
-            counts[country_id][("kind", kind)] = n
-    roles = (
-        Participation.objects.filter(event__in=events, actor__country_id__in=country_ids)
+    kinds = (
+        CountryInvolvement.objects.filter(event__in=events, country_id__in=country_ids)
         .order_by()
-        .values_list("actor__country_id", "role")
-        .annotate(n=Count("event_id", distinct=True))
+        .values_list("country_id", "kind")
+        .annotate(n=Count("event_id"))
     )
-    for country_id, role, n in roles:
-        counts[country_id][("role", role)] = n
+    for country_id, kind, n in kinds:
+        counts[country_id][("kind", kind)] = n
+    taking_part = Participation.objects.filter(event__in=events).order_by()
+    as_state = taking_part.filter(
+        actor__kind__in=STATE_KINDS, actor__country_id__in=country_ids
+    ).values(c=F("actor__country_id"), r=F("role"), e=F("event_id"))
+    in_office = taking_part.filter(
+        Q(actor__offices__start_date__isnull=True)
+        | Q(actor__offices__start_date__lte=F("event__period_end")),
+        Q(actor__offices__end_date__isnull=True)
+        | Q(actor__offices__end_date__gte=F("event__start_date")),
+        actor__kind=ActorKind.PERSON,
+        actor__offices__country_id__in=country_ids,
+    ).values(c=F("actor__offices__country_id"), r=F("role"), e=F("event_id"))
+    # UNION (not UNION ALL) keeps each (country, role, event) once however it is reached.
+    roles = as_state.union(in_office)
+    sql, params = roles.query.sql_with_params()
+    with connections[roles.db].cursor() as cursor:
+        cursor.execute(f"SELECT c, r, COUNT(*) FROM ({sql}) roles GROUP BY c, r", params)
+        for country_id, role, n in cursor.fetchall():
+            counts[country_id][("role", role)] = n
     return counts
 
 
@@ -479,3 +532,249 @@ class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
                 request.user, proposal, reason if isinstance(reason, str) else ""
             )
         return Response(self.get_serializer(proposal).data)
+
+
+# --- Aggregates --------------------------------------------------------------------------
+
+
+_MEASURE_FIELDS = {
+    "events": serializers.IntegerField(help_text="Matching events in the group."),
+    "people_expelled": serializers.IntegerField(
+        allow_null=True,
+        help_text="Sum of best estimates (each falling back to the low one), parts not "
+        "counted twice; null when no event in the group gives a figure.",
+    ),
+    "people_expelled_low": serializers.IntegerField(allow_null=True),
+    "people_expelled_high": serializers.IntegerField(
+        allow_null=True, help_text="Null when an event counted gives no high estimate."
+    ),
+    "people_expelled_high_missing": serializers.IntegerField(
+        help_text="Events counted with a figure but no high estimate."
+    ),
+    "people_expelled_is_lower_bound": serializers.BooleanField(
+        help_text="A figure the sums rest on is only a lower bound ('more than 100')."
+    ),
+    "goldstein_sum": serializers.FloatField(allow_null=True),
+    "goldstein_mean": serializers.FloatField(allow_null=True),
+}
+
+
+class EventAggregateView(APIView):
+    """Counts of the events `/api/events/` lists with the same filters, grouped by
+    `group_by`: events, people expelled (best, low, high, lower-bound flag) and Goldstein sum
+    and mean. An event's parts are not counted twice, an event is put only in periods its
+    date precision allows (`too_coarse` counts those left out), drafts count only for staff
+    who may see them. Rules: README, "Counting events"."""
+
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    permission_classes = [permissions.AllowAny]
+    reads_parameters = True
+    csv_export = True
+
+    @extend_schema(
+        summary="Counts of events, grouped",
+        parameters=[
+            *_EVENT_LIST_PARAMETERS,
+            OpenApiParameter(
+                "group_by",
+                str,
+                description="One or more of "
+                + ", ".join(aggregates.GROUP_BY)
+                + f", comma-separated or repeated; at most {aggregates.MAX_GROUPS:,} groups.",
+            ),
+        ],
+        responses=inline_serializer(
+            "EventAggregates",
+            {
+                "group_by": serializers.ListField(child=serializers.CharField()),
+                "too_coarse": serializers.IntegerField(
+                    help_text="Matching events whose date is too coarse for the period asked."
+                ),
+                "total": inline_serializer("AggregateTotal", _MEASURE_FIELDS),
+                "groups": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
+    def get(self, request):
+        queryset = Event.objects.visible_to(request.user)
+        filterset = EventFilter(request.query_params, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        try:
+            dimensions = aggregates.parse_group_by(request.query_params.getlist("group_by"))
+            result = aggregates.aggregate(filterset.qs, dimensions, can_see_drafts(request.user))
+        except aggregates.GroupingError as error:
+            raise ValidationError({"group_by": [str(error)]}) from error
+        if request.accepted_renderer.format == "csv":
+            response = HttpResponse(
+                aggregates.as_csv(result), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = 'attachment; filename="event-aggregates.csv"'
+            return response
+        return Response(
+            {
+                "group_by": dimensions,
+                "too_coarse": result.too_coarse,
+                "total": result.total,
+                "groups": result.groups,
+            }
+        )
+
+
+# --- Dyads -------------------------------------------------------------------------------
+
+
+_COUNTS = serializers.DictField(child=serializers.IntegerField())
+_DYAD_COUNTRY = inline_serializer(
+    "DyadCountry",
+    {
+        "code": serializers.CharField(help_text="ISO 3166-1 alpha-2."),
+        "name": serializers.CharField(),
+        "url": serializers.URLField(help_text="The country in the API."),
+        "page": serializers.URLField(help_text="The country's page."),
+    },
+)
+_DYAD_DIRECTION = inline_serializer(
+    "DyadDirection",
+    {
+        "initiator": serializers.CharField(help_text="Alpha-2 code of the initiator country."),
+        "target": serializers.CharField(help_text="Alpha-2 code of the target country."),
+        "events": serializers.IntegerField(help_text="Events initiator → target, all dates."),
+        "too_coarse": serializers.IntegerField(
+            help_text="Of those, events known only to the year: in no month of `monthly`."
+        ),
+        "total": inline_serializer("DyadTotal", _MEASURE_FIELDS),
+        "by_kind": _COUNTS,
+        "by_quad_class": _COUNTS,
+        "monthly": serializers.ListField(
+            child=inline_serializer(
+                "DyadMonth",
+                {
+                    "month": serializers.CharField(help_text="YYYY-MM."),
+                    "events": serializers.IntegerField(),
+                    "by_kind": _COUNTS,
+                    "by_quad_class": _COUNTS,
+                },
+            )
+        ),
+        "events_url": serializers.URLField(help_text="These events in the API."),
+        "listing_url": serializers.URLField(help_text="These events in the HTML listing."),
+    },
+)
+
+
+class DyadView(APIView):
+    """Everything between two countries, each way: for `a` → `b` (events with a participant
+    acting for `a` as initiator and one acting for `b` as target, as
+    `/api/events/?initiator=a&target=b` lists them) and for `b` → `a`, the totals by kind and
+    by quad class and a monthly series by kind and by quad class, following ICEWS practice:
+    directed, by month, every month from the first to the last either direction has, months
+    with no event as zeros. Events known only to the year are in the totals and `too_coarse`,
+    never in a month. Counted by the aggregates (README, "Counting events"); drafts count only
+    for staff who may see them."""
+
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer]
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        summary="Everything between two countries, each way, with monthly series",
+        parameters=[
+            OpenApiParameter(
+                name,
+                str,
+                OpenApiParameter.PATH,
+                description="Country code: ISO alpha-2 or alpha-3 (JP, JPN), iso3n:392, "
+                "cow:740 or gw:740.",
+            )
+            for name in ("a", "b")
+        ],
+        responses={
+            200: inline_serializer(
+                "Dyad",
+                {
+                    "a": _DYAD_COUNTRY,
+                    "b": _DYAD_COUNTRY,
+                    "page": serializers.URLField(help_text="The dyad's HTML page."),
+                    "kinds": serializers.DictField(
+                        child=serializers.CharField(), help_text="Each kind's label."
+                    ),
+                    "quad_classes": serializers.DictField(
+                        child=serializers.CharField(),
+                        help_text="Each quad class's label: 1 verbal cooperation, 2 material "
+                        "cooperation, 3 verbal conflict, 4 material conflict.",
+                    ),
+                    "months": serializers.ListField(
+                        child=serializers.CharField(),
+                        help_text="YYYY-MM, from the first to the last month either direction "
+                        "has; the months of each `monthly`.",
+                    ),
+                    "directions": serializers.ListField(
+                        child=_DYAD_DIRECTION, help_text="a → b, then b → a."
+                    ),
+                },
+            ),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="An unknown or malformed country code (the body names `a` or "
+                "`b`), or the same country twice.",
+            ),
+        },
+    )
+    def get(self, request, a, b):
+        errors, countries = {}, []
+        for name, code in (("a", a), ("b", b)):
+            try:
+                country = resolve_country(code, strict=True)
+            except DjangoValidationError as error:
+                errors[name] = error.messages
+                continue
+            if country is None:
+                errors[name] = [f"Unknown country code {code!r}."]
+            countries.append(country)
+        if errors:
+            raise ValidationError(errors)
+        first, second = countries
+        if first == second:
+            raise ValidationError({"b": [f"{b!r} is {a!r} again: a dyad is two countries."]})
+        shows_drafts = can_see_drafts(request.user)
+        dyad = series.dyad(Event.objects.visible_to(request.user), first, second, shows_drafts)
+
+        # Django's reverse, not DRF's: DRF's would carry this request's `?format=` along.
+        def address(name, query="", **kwargs):
+            url = django_reverse(name, kwargs=kwargs or None)
+            return request.build_absolute_uri(url + (f"?{query}" if query else ""))
+
+        def country(item):
+            return {
+                "code": item.code,
+                "name": item.name,
+                "url": address("api:country-detail", code=item.code),
+                "page": address("country-detail", code=item.code),
+            }
+
+        def direction(item):
+            query = urlencode({"initiator": item.initiator.code, "target": item.target.code})
+            return {
+                "initiator": item.initiator.code,
+                "target": item.target.code,
+                "events": item.events,
+                "too_coarse": item.too_coarse,
+                "total": item.total,
+                "by_kind": item.by_kind,
+                "by_quad_class": item.by_quad_class,
+                "monthly": item.monthly(dyad.months),
+                "events_url": address("api:event-list", query),
+                "listing_url": address("event-list", query),
+            }
+
+        return Response(
+            {
+                "a": country(first),
+                "b": country(second),
+                "page": address("dyad-detail", a=first.code, b=second.code),
+                "kinds": dict(EventKind.choices),
+                "quad_classes": {str(value): label for value, label in QuadClass.choices},
+                "months": dyad.months,
+                "directions": [direction(item) for item in dyad.directions],
+            }
+        )

@@ -15,8 +15,8 @@ from .base import (
     Versioned,
 )
 from .choices import (
+    STATE_KINDS,
     ActorKind,
-    CountQualifier,
     DatePrecision,
     EventKind,
     EventStatus,
@@ -55,12 +55,12 @@ from .reference import (
 )
 
 __all__ = [
+    "STATE_KINDS",
     "TEXT_MAX_LENGTH",
     "Actor",
     "ActorKind",
     "Citation",
     "ConcurrentEditError",
-    "CountQualifier",
     "Country",
     "CountryIdsField",
     "CountryInvolvement",

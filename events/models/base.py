@@ -35,6 +35,12 @@ class ConstraintErrorsOnFields(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def constraint_message(cls, name):
+        """The message of the named constraint, for a door that checks its rule field by field
+        before the model does (the admin's form fields, the API's)."""
+        return next(str(c.violation_error_message) for c in cls._meta.constraints if c.name == name)
+
     def validate_constraints(self, exclude=None):
         try:
             super().validate_constraints(exclude=exclude)

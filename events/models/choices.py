@@ -11,8 +11,18 @@ class ActorKind(models.TextChoices):
     AGENCY = "agency", "Ministry or agency"
     ORGANISATION = "organisation", "International organisation"
     BLOC = "bloc", "Group of states"
+    # Several states acting together in one event ("the United Kingdom's international partners:
+    # more than 20 countries"): its named members and a lower bound of how many.
+    COALITION = "coalition", "Coalition of states"
     ACADEMIC = "academic", "Academic institution or think tank"
     MEDIA = "media", "Media"
+
+
+# The kinds through which a country itself acts: a state, and its ministries and agencies (by
+# the actor's country). A person involves a state only through an office of it held at the
+# time of the event; a coalition, a group, an organisation, a university or a newspaper
+# involves no country by itself (events/models/derived.py, INVOLVEMENT_SQL).
+STATE_KINDS = (ActorKind.STATE, ActorKind.AGENCY)
 
 
 class SourceKind(models.TextChoices):
@@ -49,11 +59,6 @@ class EventStatus(models.TextChoices):
 class ReviewState(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
-
-
-class CountQualifier(models.TextChoices):
-    EXACT = "exact", "Exactly"
-    MORE_THAN = "more_than", "More than"
 
 
 class Role(models.TextChoices):

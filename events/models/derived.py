@@ -9,14 +9,21 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from ..codes import codes_for
-from .choices import EventKind
+from .choices import STATE_KINDS, ActorKind, EventKind
 from .events import Event, Participation, period_end
-from .reference import Actor, Country
+from .reference import Actor, Country, Office
 
 
 class CountryInvolvement(models.Model):
-    """Derived: a country involved in an event (located there, or a participant's country),
-    whether it initiated or was targeted, and the event's start date.
+    """Derived: a country involved in an event, whether it initiated or was targeted, and the
+    event's start date.
+
+    A country is involved where the event took place, and through a participant that acts for
+    it: a state or one of its agencies (the actor's country), or a person in an office of that
+    state at the time of the event (the office's country and dates; unknown dates do not
+    exclude). A person's own country (citizenship) makes no state a party, and a coalition
+    involves no country by itself: its members act through their own events. INVOLVEMENT_SQL
+    holds the rule; Actor.acting_country() repeats it for rows already loaded.
 
     It serves the country, initiator and target filters in date order: "the newest 50 events
     initiated by the US" walks one index (country, start_date, event) and stops after 50, where
@@ -88,8 +95,12 @@ class CountryInvolvement(models.Model):
 
 
 # Set-based, for both databases: {p} and {e} are conditions on the participation's and the
-# event's event id ("{col} IN (…)" or "{col} BETWEEN … AND …").
-INVOLVEMENT_SQL = """
+# event's event id ("{col} IN (…)" or "{col} BETWEEN … AND …"). The three ways a country is
+# involved (CountryInvolvement's docstring): a state or agency participant's country, the
+# country of an office a person participant held at some time in the event's period, and the
+# location.
+INVOLVEMENT_SQL = (
+    """
 INSERT INTO events_countryinvolvement
     (event_id, country_id, kind, start_date, as_initiator, as_target)
 SELECT x.event_id, x.country_id, e.kind, e.start_date, MAX(x.initiator) = 1, MAX(x.target) = 1
@@ -98,13 +109,29 @@ FROM (
         CASE WHEN p.role = 'initiator' THEN 1 ELSE 0 END AS initiator,
         CASE WHEN p.role = 'target' THEN 1 ELSE 0 END AS target
     FROM events_participation p JOIN events_actor a ON a.id = p.actor_id
-    WHERE a.country_id IS NOT NULL AND {p}
+    WHERE a.country_id IS NOT NULL AND a.kind IN ("""
+    + ", ".join(f"'{kind}'" for kind in STATE_KINDS)
+    + """) AND {p}
+    UNION ALL
+    SELECT p.event_id, o.country_id,
+        CASE WHEN p.role = 'initiator' THEN 1 ELSE 0 END,
+        CASE WHEN p.role = 'target' THEN 1 ELSE 0 END
+    FROM events_participation p
+    JOIN events_actor a ON a.id = p.actor_id
+    JOIN events_office o ON o.holder_id = a.id
+    JOIN events_event pe ON pe.id = p.event_id
+    WHERE a.kind = '"""
+    + ActorKind.PERSON
+    + """' AND o.country_id IS NOT NULL AND {p}
+        AND (o.start_date IS NULL OR o.start_date <= COALESCE(pe.period_end, pe.start_date))
+        AND (o.end_date IS NULL OR o.end_date >= pe.start_date)
     UNION ALL
     SELECT e.id, e.location_country_id, 0, 0 FROM events_event e
     WHERE e.location_country_id IS NOT NULL AND {e}
 ) x JOIN events_event e ON e.id = x.event_id
 GROUP BY x.event_id, x.country_id, e.kind, e.start_date
 """
+)
 
 # The participations' copy of their event's start date, written only where it differs (a bulk
 # write leaves it empty; an event's new date changes it). {p} as in INVOLVEMENT_SQL.
@@ -193,7 +220,7 @@ def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
                 INVOLVEMENT_SQL.format(
                     p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
                 ),
-                params * 2,
+                params * 3,
             )
             cursor.execute(country_ids_sql.format(v=condition.format(col="v.event_id")), params)
             cursor.execute(NO_COUNTRY_IDS_SQL.format(e=condition.format(col="e.id")), params)
@@ -271,10 +298,11 @@ def event_saved(sender, instance, **kwargs):
 
 @receiver(pre_save, sender=Actor)
 def note_actor_country(sender, instance, raw=False, **kwargs):
+    """Whether the save changes what the actor makes a party: its country or its kind."""
     instance._country_changed = bool(instance.pk) and (
         type(instance)
         ._base_manager.filter(pk=instance.pk)
-        .exclude(country_id=instance.country_id)
+        .exclude(country_id=instance.country_id, kind=instance.kind)
         .exists()
     )
 
@@ -289,3 +317,13 @@ def actor_renamed(sender, instance, created, **kwargs):
             refresh_search_text(event_ids[start : start + 1000])
         if getattr(instance, "_country_changed", False):
             refresh_involvements(event_ids, using=kwargs.get("using") or "default")
+
+
+@receiver(post_save, sender=Office)
+@receiver(post_delete, sender=Office)
+def office_changed(sender, instance, **kwargs):
+    """An office's country or dates decide which of its holder's events involve that state."""
+    holding = Participation.objects.filter(actor_id=instance.holder_id)
+    event_ids = list(holding.values_list("event_id", flat=True))
+    if event_ids:
+        refresh_involvements(event_ids, using=kwargs.get("using") or "default")

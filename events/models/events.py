@@ -12,7 +12,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import NotSupportedError, models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -25,7 +25,7 @@ from .base import (
     connection_vendor,
 )
 from .choices import (
-    CountQualifier,
+    ActorKind,
     DatePrecision,
     EventKind,
     EventStatus,
@@ -292,11 +292,25 @@ class EventQuerySet(models.QuerySet):
 
 
 def sides_prefetch():
-    """Initiators and targets with their countries: what a listing row and the chart show."""
+    """Initiators and targets with their countries: what a listing row and the chart show.
+
+    A person acts for the state of an office held at the time of the event (the involvement
+    rule, CountryInvolvement): that office's country code and name come with each row
+    (`office_country`, Participation.acting_country), so no query per person."""
+    held = Office.objects.filter(
+        Q(start_date__isnull=True) | Q(start_date__lte=OuterRef("event__period_end")),
+        Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("event__start_date")),
+        holder=OuterRef("actor"),
+        country__isnull=False,
+    ).order_by("start_date", "id")[:1]
     return models.Prefetch(
         "participations",
         queryset=Participation.objects.filter(role__in=[Role.INITIATOR, Role.TARGET])
         .select_related("actor__country")
+        .annotate(
+            office_country_code=Subquery(held.values("country__code")),
+            office_country_name=Subquery(held.values("country__name")),
+        )
         .order_by("position", "id"),
     )
 
@@ -309,6 +323,37 @@ def part_of_prefetch():
             kind=LinkKind.PART_OF, to_event__review_state=ReviewState.PUBLISHED
         ).select_related("to_event"),
     )
+
+
+# The estimates of people expelled, low to high, and the pairs that must be in that order
+# wherever both are given.
+EXPELLED = ("expelled_low", "expelled_best", "expelled_high")
+EXPELLED_ORDER = (
+    ("expelled_low", "expelled_best"),
+    ("expelled_best", "expelled_high"),
+    ("expelled_low", "expelled_high"),
+)
+
+
+def expelled_wording(low, best, high):
+    """The estimates of people expelled in words, as the pages and the chart show them: "60"
+    (60/60/60, or a best estimate alone), "more than 100" (a low of 101 alone), "60–80" (a
+    range), "70 (60–80)" (a best estimate within a range); "" when none is known."""
+    if best is None:
+        if low is not None and high is not None:
+            return str(low) if low == high else f"{low}–{high}"
+        if low is not None:
+            return f"more than {low - 1}" if low > 1 else "at least 1"
+        return f"at most {high}" if high is not None else ""
+    low = None if low == best else low
+    high = None if high == best else high
+    if low is not None and high is not None:
+        return f"{best} ({low}–{high})"
+    if low is not None:
+        return f"{best} (more than {low - 1})" if low > 1 else f"{best} (at least 1)"
+    if high is not None:
+        return f"{best} (at most {high})"
+    return str(best)
 
 
 class Event(Versioned, ConstraintErrorsOnFields):
@@ -359,17 +404,27 @@ class Event(Versioned, ConstraintErrorsOnFields):
         max_length=200, blank=True, help_text="A city or site: Tokyo, Salisbury."
     )
 
-    expelled_count = models.PositiveIntegerField(
-        "people expelled",
+    # People expelled as UCDP GED stores deaths: a low, a best and a high estimate, each
+    # optional. "60" is 60/60/60; "in excess of 100" is a low of 101 and nothing else.
+    expelled_low = models.PositiveIntegerField(
+        "people expelled: low estimate",
         null=True,
         blank=True,
-        help_text="Expulsions only: how many people the expulsion removed.",
+        help_text='Expulsions only: the fewest the sources allow ("in excess of 100": 101).',
     )
-    expelled_count_qualifier = models.CharField(
-        max_length=10,
-        choices=CountQualifier.choices,
-        default=CountQualifier.EXACT,
-        help_text='"More than" when the sources give only a lower bound ("in excess of 100").',
+    expelled_best = models.PositiveIntegerField(
+        "people expelled: best estimate",
+        null=True,
+        blank=True,
+        help_text='Expulsions only: the sources\' figure ("60": 60); empty when they give '
+        "only a bound.",
+    )
+    expelled_high = models.PositiveIntegerField(
+        "people expelled: high estimate",
+        null=True,
+        blank=True,
+        help_text="Expulsions only: the most the sources allow; empty when they give no upper "
+        "bound.",
     )
     quoted_words = models.TextField(
         blank=True,
@@ -435,13 +490,16 @@ class Event(Versioned, ConstraintErrorsOnFields):
 
     constraint_fields = {
         "event_end_after_start": "end_date",
-        "event_expelled_count_positive": "expelled_count",
-        "event_expelled_count_expulsion_only": "expelled_count",
+        # A rule over the three estimates is reported on one of them: the admin shows the
+        # three in one row, and the admin, the API and the import check each number's
+        # positivity on its own field before the constraint runs.
+        "event_expelled_positive": "expelled_low",
+        "event_expelled_estimates_ordered": "expelled_best",
+        "event_expelled_expulsion_only": "expelled_low",
         "event_kind_valid": "kind",
         "event_status_valid": "status",
         "event_date_precision_valid": "date_precision",
         "event_review_state_valid": "review_state",
-        "event_expelled_count_qualifier_valid": "expelled_count_qualifier",
         "event_mode_valid": "mode",
         "event_mode_fits_kind": "mode",
     }
@@ -453,7 +511,6 @@ class Event(Versioned, ConstraintErrorsOnFields):
             choices_constraint("date_precision", DatePrecision, "event"),
             choices_constraint("status", EventStatus, "event"),
             choices_constraint("review_state", ReviewState, "event"),
-            choices_constraint("expelled_count_qualifier", CountQualifier, "event"),
             choices_constraint("mode", EventMode, "event"),
             models.CheckConstraint(
                 condition=Q(mode="")
@@ -474,13 +531,34 @@ class Event(Versioned, ConstraintErrorsOnFields):
                 violation_error_message="An event cannot end before it starts.",
             ),
             models.CheckConstraint(
-                condition=Q(expelled_count__isnull=True) | Q(expelled_count__gte=1),
-                name="event_expelled_count_positive",
+                condition=functools.reduce(
+                    operator.and_,
+                    (
+                        Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 1})
+                        for name in EXPELLED
+                    ),
+                ),
+                name="event_expelled_positive",
                 violation_error_message="The number of people expelled is at least 1.",
             ),
             models.CheckConstraint(
-                condition=Q(expelled_count__isnull=True) | Q(kind=EventKind.EXPULSION),
-                name="event_expelled_count_expulsion_only",
+                condition=functools.reduce(
+                    operator.and_,
+                    (
+                        Q(**{f"{lower}__isnull": True})
+                        | Q(**{f"{upper}__isnull": True})
+                        | Q(**{f"{lower}__lte": F(upper)})
+                        for lower, upper in EXPELLED_ORDER
+                    ),
+                ),
+                name="event_expelled_estimates_ordered",
+                violation_error_message="The estimates of people expelled are in order: low ≤ "
+                "best ≤ high.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=EventKind.EXPULSION)
+                | Q(**{f"{name}__isnull": True for name in EXPELLED}),
+                name="event_expelled_expulsion_only",
                 violation_error_message="Only an expulsion has a number of people expelled.",
             ),
         ]
@@ -525,6 +603,17 @@ class Event(Versioned, ConstraintErrorsOnFields):
     def is_published(self):
         return self.review_state == ReviewState.PUBLISHED
 
+    @property
+    def expelled_display(self):
+        """People expelled in words ("60", "more than 100", "60–80"); "" when not known."""
+        return expelled_wording(self.expelled_low, self.expelled_best, self.expelled_high)
+
+    @property
+    def expelled_figure(self):
+        """The one number that stands for the estimates (the best, else the low), or None:
+        what a bar's length shows."""
+        return self.expelled_best if self.expelled_best is not None else self.expelled_low
+
     def clean(self):
         errors = {}
         if (
@@ -551,10 +640,17 @@ class Event(Versioned, ConstraintErrorsOnFields):
             "event_end_after_start": self.end_date is None
             or self.start_date is None
             or self.end_date >= self.start_date,
-            "event_expelled_count_positive": self.expelled_count is None
-            or self.expelled_count >= 1,
-            "event_expelled_count_expulsion_only": self.expelled_count is None
-            or self.kind == EventKind.EXPULSION,
+            "event_expelled_positive": all(
+                getattr(self, name) is None or getattr(self, name) >= 1 for name in EXPELLED
+            ),
+            "event_expelled_estimates_ordered": all(
+                getattr(self, lower) is None
+                or getattr(self, upper) is None
+                or getattr(self, lower) <= getattr(self, upper)
+                for lower, upper in EXPELLED_ORDER
+            ),
+            "event_expelled_expulsion_only": self.kind == EventKind.EXPULSION
+            or all(getattr(self, name) is None for name in EXPELLED),
             "event_mode_fits_kind": not self.mode or self.mode in MODES_BY_KIND.get(self.kind, []),
         }
         problems = {}
@@ -614,6 +710,22 @@ class Participation(ConstraintErrorsOnFields):
 
     def __str__(self):
         return f"{self.actor} ({self.get_role_display()})"
+
+    def acting_country(self):
+        """(code, name) of the country this participant makes a party to its event, or None:
+        the involvement rule (CountryInvolvement), for the rows a page shows. A person's office
+        comes from sides_prefetch()'s annotation when loaded through it, else from the
+        person's (prefetched) offices and the event's dates."""
+        actor = self.actor
+        if actor.kind != ActorKind.PERSON:
+            country = actor.acting_country(None, None)
+        elif hasattr(self, "office_country_code"):
+            code = self.office_country_code
+            return (code, self.office_country_name) if code else None
+        else:
+            event = self.event
+            country = actor.acting_country(event.start_date, event.period_end or event.start_date)
+        return (country.code, country.name) if country else None
 
     def natural_key(self):
         return self.event.natural_key() + self.actor.natural_key() + (self.role,)

@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from .base import Versioned, choices_constraint
-from .choices import ActorKind, SourceKind
+from .choices import STATE_KINDS, ActorKind, SourceKind
 
 # --- Countries ---------------------------------------------------------------------------
 
@@ -17,6 +17,18 @@ class CountryManager(models.Manager):
 
 
 class Country(models.Model):
+    """An ISO 3166-1 country, with the codes researchers join other data sets on.
+
+    The ISO numeric, Correlates of War (COW) and Gleditsch-Ward (GW) codes in
+    fixtures/countries.json come from the codelist of the R package `countrycode`
+    (github.com/vincentarelbundock/countrycode, dictionary/codelist_without_cldr.csv: iso3n,
+    cown, gwn). Two codes it leaves empty are taken from the state lists in the same repository,
+    which hold them in their latest year under a predecessor's name: Serbia's COW 345
+    (dictionary/data_cow.csv, "Yugoslavia", to 2016) and Yemen's GW 678
+    (dictionary/data_gw.csv, "Yemen (Arab Republic of Yemen)", to 2017). A country outside a
+    state list (a territory, a microstate GW leaves out) has no code there.
+    """
+
     code = models.CharField(
         "ISO alpha-2 code", max_length=2, unique=True, help_text="ISO 3166-1 alpha-2, e.g. GB."
     )
@@ -24,6 +36,30 @@ class Country(models.Model):
         "ISO alpha-3 code", max_length=3, unique=True, help_text="ISO 3166-1 alpha-3, e.g. GBR."
     )
     name = models.CharField(max_length=100, help_text="ISO 3166-1 short name.")
+    # Nullable so that a country added without its codes (a test's, a script's) is no clash of
+    # empty values under the unique constraints.
+    iso_numeric = models.CharField(
+        "ISO numeric code",
+        max_length=3,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="ISO 3166-1 numeric, three digits, e.g. 392.",
+    )
+    cow_code = models.PositiveSmallIntegerField(
+        "COW code",
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Correlates of War state number, e.g. 740; empty if not a COW state.",
+    )
+    gw_code = models.PositiveSmallIntegerField(
+        "Gleditsch-Ward code",
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Gleditsch-Ward state number, e.g. 740; empty if not a GW state.",
+    )
 
     objects = CountryManager()
 
@@ -40,6 +76,21 @@ class Country(models.Model):
                 condition=Q(code3__regex=r"^[A-Z]{3}$"),
                 name="country_code3_format",
                 violation_error_message="The alpha-3 code is three capital letters.",
+            ),
+            models.CheckConstraint(
+                condition=Q(iso_numeric__isnull=True) | Q(iso_numeric__regex=r"^[0-9]{3}$"),
+                name="country_iso_numeric_format",
+                violation_error_message="The ISO numeric code is three digits, e.g. 036.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cow_code__isnull=True) | Q(cow_code__gte=1),
+                name="country_cow_code_positive",
+                violation_error_message="A COW state number is a positive whole number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(gw_code__isnull=True) | Q(gw_code__gte=1),
+                name="country_gw_code_positive",
+                violation_error_message="A Gleditsch-Ward state number is a positive whole number.",
             ),
         ]
 
@@ -77,7 +128,8 @@ class Actor(Versioned):
         null=True,
         blank=True,
         related_name="actors",
-        help_text="The state a person, ministry or state actor belongs to.",
+        help_text="The state a state actor or ministry belongs to; for a person, their "
+        "citizenship (an office held at the time, not citizenship, makes a state a party).",
     )
     description = models.TextField(blank=True)
     member_countries = models.ManyToManyField(
@@ -85,7 +137,15 @@ class Actor(Versioned):
         through="Membership",
         related_name="blocs",
         blank=True,
-        help_text="For a group of states: its members.",
+        help_text="For a group or a coalition of states: its members (a coalition's: those "
+        "the sources name).",
+    )
+    member_count_low = models.PositiveIntegerField(
+        "members, at least",
+        null=True,
+        blank=True,
+        help_text="For a coalition only: a lower bound of how many states it counts, as the "
+        'sources give it ("more than 20 countries" is 21). Empty when not known.',
     )
 
     objects = ActorQuerySet.as_manager()
@@ -93,13 +153,48 @@ class Actor(Versioned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [choices_constraint("kind", ActorKind, "actor")]
+        constraints = [
+            choices_constraint("kind", ActorKind, "actor"),
+            models.CheckConstraint(
+                condition=Q(member_count_low__isnull=True)
+                | Q(kind=ActorKind.COALITION, member_count_low__gte=1),
+                name="actor_member_count_low_coalition",
+                violation_error_message="Only a coalition has a number of members, at least 1.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
 
     def natural_key(self):
         return (self.slug,)
+
+    @property
+    def is_coalition(self):
+        return self.kind == ActorKind.COALITION
+
+    @property
+    def members_text(self):
+        """A coalition's size as the sources give it: "more than 20 countries"."""
+        if self.member_count_low is None:
+            return ""
+        if self.member_count_low == 1:
+            return "at least 1 country"
+        return f"more than {self.member_count_low - 1} countries"
+
+    def acting_country(self, start, end):
+        """The country this actor makes a party to an event of the period `start`–`end`, or
+        None: a state's or an agency's own country; for a person, the country of a state office
+        held at some time in that period (from the prefetched offices); nobody else's. The rule
+        of INVOLVEMENT_SQL (events/models/derived.py), for rows already loaded."""
+        if self.kind in STATE_KINDS:
+            return self.country
+        if self.kind != ActorKind.PERSON:
+            return None
+        for office in self.offices.all():
+            if office.country_id and office.overlaps(start, end):
+                return office.country
+        return None
 
 
 class MembershipManager(models.Manager):
@@ -108,7 +203,8 @@ class MembershipManager(models.Manager):
 
 
 class Membership(models.Model):
-    """A country's membership of a group of states, optionally dated."""
+    """A country's membership of a group of states, optionally dated; or a state a coalition's
+    sources name among its members."""
 
     bloc = models.ForeignKey(Actor, on_delete=models.CASCADE, related_name="memberships")
     country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="memberships")
@@ -144,8 +240,10 @@ class Membership(models.Model):
     natural_key.dependencies = ["events.actor", "events.country"]
 
     def clean(self):
-        if self.bloc_id and self.bloc.kind != ActorKind.BLOC:
-            raise ValidationError({"bloc": "Only a group of states has member countries."})
+        if self.bloc_id and self.bloc.kind not in (ActorKind.BLOC, ActorKind.COALITION):
+            raise ValidationError(
+                {"bloc": "Only a group or a coalition of states has member countries."}
+            )
 
 
 class OfficeManager(models.Manager):
@@ -200,6 +298,13 @@ class Office(models.Model):
         return (*self.holder.natural_key(), self.title, start)
 
     natural_key.dependencies = ["events.actor"]
+
+    def overlaps(self, start, end):
+        """Whether the office was held at some time from `start` to `end`; unknown bounds do
+        not exclude."""
+        return (self.start_date is None or self.start_date <= end) and (
+            self.end_date is None or start <= self.end_date
+        )
 
     def held_on(self, day):
         """Whether the office was held on `day`; unknown bounds do not exclude."""

@@ -10,17 +10,20 @@ register = template.Library()
 def side(event, role):
     """The countries in `role` (initiator, target) of an event, as names and page addresses.
 
-    An actor with no country (a group of states, an organisation) stands for itself.
+    A participant that acts for no country (a coalition, a group of states, an organisation, a
+    person in no office of a state at the time) stands for itself: the country a participant
+    acts for follows the involvement rule (Participation.acting_country).
     """
     seen, found = set(), []
     for participation in event.participations.all():
         if participation.role != role:
             continue
         actor = participation.actor
-        if actor.country_id:
-            country = actor.country
-            key, name = ("country", country.code), country.name
-            url = reverse("country-detail", kwargs={"code": country.code})
+        country = participation.acting_country()
+        if country:
+            code, name = country
+            key = ("country", code)
+            url = reverse("country-detail", kwargs={"code": code})
         else:
             key, name = ("actor", actor.slug), actor.name
             url = reverse("actor-detail", kwargs={"slug": actor.slug})

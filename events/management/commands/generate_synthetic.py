@@ -24,7 +24,9 @@ from django.db.models.expressions import DatabaseDefault
 from events import shape
 from events.codes import MODES_BY_KIND, codes_for
 from events.models import (
+    STATE_KINDS,
     Actor,
+    ActorKind,
     Citation,
     Country,
     CountryInvolvement,
@@ -414,6 +416,9 @@ class Generator:
         rows, self.actor_names = [], {}
         state_countries = rng.sample(self.countries, n_states)
         self.state_ids, self.other_ids, self.actor_country = [], [], {}
+        # The country each actor makes a party to its events (refresh_involvements' rule):
+        # a state's or an agency's, a person's office's (undated here: always held), else none.
+        self.acting_country, actor_kind = {}, {}
         for i in range(self.n_actors):
             actor_id = first_id + i
             if i < n_states:
@@ -432,6 +437,8 @@ class Generator:
                 self.other_ids.append(actor_id)
             self.actor_names[actor_id] = name
             self.actor_country[actor_id] = country
+            self.acting_country[actor_id] = country if kind in STATE_KINDS else None
+            actor_kind[actor_id] = kind
             rows.append((actor_id, kind, name, f"{PREFIX}actor-{actor_id}", country, ""))
         self.writer.write(Actor, ["id", "kind", "name", "slug", "country_id", "description"], rows)
         self.actor_count = len(rows)
@@ -458,6 +465,9 @@ class Generator:
             for actor_id in self.other_ids
             if rng.random() < 0.3
         ]
+        for holder_id, _, country, *_ in offices:
+            if actor_kind[holder_id] == ActorKind.PERSON and country is not None:
+                self.acting_country[holder_id] = country
         self.writer.write(
             Office,
             ["holder_id", "title", "country_id", "organisation_id", "start_date", "end_date"],
@@ -502,7 +512,7 @@ class Generator:
         n_citations = weighted(rng, CITATIONS_PER_EVENT, size)
         events, participations, citations, links = [], [], [], []
         states, others, names = self.state_ids, self.other_ids, self.actor_names
-        actor_country = self.actor_country
+        actor_country, acting_country = self.actor_country, self.acting_country
         src_lo, src_hi = self.source_ids
         for i in range(size):
             event_id = first_id + i
@@ -557,9 +567,9 @@ class Generator:
             # rewrites no event): sorted, NULL for none.
             sides = {"initiator": set(), "target": set()}
             for actor_id, role in zip(chosen, roles, strict=True):
-                if actor_country[actor_id] is not None and role in sides:
-                    sides[role].add(actor_country[actor_id])
-            involved = {actor_country[actor_id] for actor_id in chosen} | {location}
+                if acting_country[actor_id] is not None and role in sides:
+                    sides[role].add(acting_country[actor_id])
+            involved = {acting_country[actor_id] for actor_id in chosen} | {location}
             involved.discard(None)
             event = {
                 "id": event_id,
@@ -575,8 +585,10 @@ class Generator:
                 "status": status,
                 "location_country_id": location,
                 "place": rng.choice(CITIES) if rng.random() < 0.4 else "",
-                "expelled_count": expelled,
-                "expelled_count_qualifier": "exact",
+                # An exact figure: low, best and high alike ("60" is 60/60/60).
+                "expelled_low": expelled,
+                "expelled_best": expelled,
+                "expelled_high": expelled,
                 "quoted_words": quote,
                 "review_state": "published" if rng.random() < 0.9 else "draft",
                 "version": 1,
