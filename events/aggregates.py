@@ -34,7 +34,7 @@ from collections import namedtuple
 from django.db import connections
 
 from .codes import CAMEO_CODES, QUAD_CLASS_ROOTS, goldstein
-from .models import LinkKind, ReviewState
+from .models import Event, LinkKind, ReviewState
 
 MAX_GROUPS = 10_000
 
@@ -116,7 +116,8 @@ KEY_ROWS = {
 }
 
 # The matching events with what each contributes (`m`): its own estimates less those of its
-# visible parts (`part_of` links to it), never below zero.
+# visible parts (`part_of` links to it), never below zero. {matching} selects the matching
+# events' MATCHING_COLUMNS, one row each.
 MATCHING_SQL = """
 WITH parts AS (
     SELECT l.to_event_id AS event_id,
@@ -126,7 +127,7 @@ WITH parts AS (
         MAX(CASE WHEN p.expelled_low IS NOT NULL AND p.expelled_best IS NULL
             THEN 1 ELSE 0 END) AS lower_bound
     FROM events_eventlink l JOIN events_event p ON p.id = l.from_event_id
-    WHERE l.kind = %s {part_visible} AND l.to_event_id IN ({matching})
+    WHERE l.kind = %s {part_visible} {part_matching}
     GROUP BY l.to_event_id
 ), m AS (
     SELECT e.id, e.start_date, e.date_precision, e.kind, e.mode, e.status, e.cameo_code,
@@ -134,10 +135,21 @@ WITH parts AS (
         CASE WHEN e.expelled_low IS NOT NULL AND e.expelled_best IS NULL THEN 1
             WHEN COALESCE(e.expelled_best, e.expelled_low) IS NOT NULL
                 AND parts.lower_bound = 1 THEN 1 ELSE 0 END AS lower_bound
-    FROM events_event e LEFT JOIN parts ON parts.event_id = e.id
-    WHERE e.id IN ({matching})
+    FROM ({matching}) e LEFT JOIN parts ON parts.event_id = e.id
 )
 """
+MATCHING_COLUMNS = (
+    "id",
+    "start_date",
+    "date_precision",
+    "kind",
+    "mode",
+    "status",
+    "cameo_code",
+    "expelled_low",
+    "expelled_best",
+    "expelled_high",
+)
 
 
 def _remainder(own, parts):
@@ -211,8 +223,14 @@ def aggregate(queryset, dimensions, shows_drafts):
     """Count the events of `queryset` (already filtered and visible) by `dimensions`."""
     db = queryset.db
     vendor = "postgresql" if connections[db].vendor == "postgresql" else "sqlite"
-    matching, matching_params = queryset.order_by().values("id").query.sql_with_params()
+    matching, matching_params = _matching(queryset)
+    # Parts of the matching events only, unless every visible event matches: then reading all
+    # `part_of` links costs less than checking each against millions of events.
+    visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
+    ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
+    every = str(visible.values("id").query) == str(queryset.order_by().values("id").query)
     prefix = MATCHING_SQL.format(
+        part_matching="" if every else f"AND l.to_event_id IN ({ids})",
         part_visible="" if shows_drafts else "AND p.review_state = %s",
         matching=matching,
         remainder_low=_remainder("e.expelled_low", "parts.low"),
@@ -220,7 +238,7 @@ def aggregate(queryset, dimensions, shows_drafts):
         remainder_high=_remainder("e.expelled_high", "parts.high"),
     )
     params = [LinkKind.PART_OF] + ([] if shows_drafts else [ReviewState.PUBLISHED])
-    params += list(matching_params) * 2
+    params += ([] if every else list(ids_params)) + list(matching_params)
 
     keys, joins, coarse = [], [], []
     for name in dimensions:
@@ -266,6 +284,18 @@ def aggregate(queryset, dimensions, shows_drafts):
         for row in rows
     ]
     return Result(columns, groups, _measures(total), too_coarse or 0)
+
+
+def _matching(queryset):
+    """SQL selecting the matching events' MATCHING_COLUMNS, one row per event. A query of the
+    events table alone is used as it is (one scan); one that joins other tables (a country
+    or actor filter) is read through `id IN (...)`, so that a join can never repeat an event."""
+    queryset = queryset.order_by()
+    if len(queryset.query.alias_map) <= 1:
+        return queryset.values(*MATCHING_COLUMNS).query.sql_with_params()
+    ids, params = queryset.values("id").query.sql_with_params()
+    outer = Event.objects.order_by().values(*MATCHING_COLUMNS).query.sql_with_params()[0]
+    return f'{outer} WHERE "{Event._meta.db_table}"."id" IN ({ids})', params
 
 
 def _measures(values):
