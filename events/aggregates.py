@@ -33,7 +33,7 @@ from collections import namedtuple
 
 from django.db import connections
 
-from .codes import CAMEO_CODES, QUAD_CLASS_ROOTS, goldstein
+from .codes import goldstein_sql, quad_class_sql
 from .models import Event, LinkKind, ReviewState
 
 MAX_GROUPS = 10_000
@@ -68,29 +68,12 @@ DATE_SQL = {
 }
 
 
-def _case(column, mapping, otherwise="NULL"):
-    whens = " ".join(f"WHEN '{code}' THEN {value}" for code, value in mapping.items())
-    return f"CASE {column} {whens} ELSE {otherwise} END"
-
-
-def goldstein_sql(column="m.cameo_code"):
-    """The Goldstein value of the event's CAMEO code (events/codes.py), in SQL."""
-    return _case(
-        column, {code: goldstein(code) for code in CAMEO_CODES if goldstein(code) is not None}
-    )
-
-
-def quad_class_sql(column="m.cameo_code"):
-    roots = {root: int(quad) for quad, rs in QUAD_CLASS_ROOTS.items() for root in rs}
-    return _case(f"substr({column}, 1, 2)", roots)
-
-
 SCALAR_SQL = {
     "kind": "m.kind",
     "mode": "m.mode",
     "status": "m.status",
     "cameo_root": "NULLIF(substr(m.cameo_code, 1, 2), '')",
-    "quad_class": quad_class_sql(),
+    "quad_class": quad_class_sql("m.cameo_code"),
 }
 
 # (event_id, key) rows of the joined dimensions: distinct per event, so a join counts an
@@ -171,7 +154,7 @@ MEASURES = """
         AS people_expelled_is_lower_bound,
     SUM({goldstein}) AS goldstein_sum,
     AVG({goldstein}) AS goldstein_mean
-""".format(goldstein=goldstein_sql())
+""".format(goldstein=goldstein_sql("m.cameo_code"))
 MEASURE_NAMES = (
     "events",
     "people_expelled",
