@@ -33,8 +33,10 @@ from collections import namedtuple
 
 from django.db import connections
 
-from .codes import goldstein_sql, quad_class_sql
+from . import rollups
+from .codes import goldstein_sql
 from .models import Event, LinkKind, ReviewState
+from .rollups import DATE_SQL, MATCHING_COLUMNS, SCALAR_SQL, matching_sql
 
 MAX_GROUPS = 10_000
 
@@ -51,40 +53,16 @@ SCALAR_DIMENSIONS = ("kind", "mode", "status", "cameo_root", "quad_class")
 JOINED_DIMENSIONS = ("initiator", "target", "country", "actor")
 GROUP_BY = tuple(DATE_DIMENSIONS) + SCALAR_DIMENSIONS + JOINED_DIMENSIONS + ("dyad",)
 
-DATE_SQL = {
-    "postgresql": {
-        "year": "CAST(EXTRACT(YEAR FROM m.start_date) AS integer)",
-        "month": "to_char(m.start_date, 'YYYY-MM')",
-        "week": "to_char(date_trunc('week', m.start_date), 'YYYY-MM-DD')",
-        "day": "to_char(m.start_date, 'YYYY-MM-DD')",
-    },
-    "sqlite": {
-        "year": "CAST(strftime('%%Y', m.start_date) AS integer)",
-        "month": "strftime('%%Y-%%m', m.start_date)",
-        # The Monday of the week (ISO weeks start on Monday).
-        "week": "date(m.start_date, '-6 days', 'weekday 1')",
-        "day": "date(m.start_date)",
-    },
-}
-
-
-SCALAR_SQL = {
-    "kind": "m.kind",
-    "mode": "m.mode",
-    "status": "m.status",
-    "cameo_root": "NULLIF(substr(m.cameo_code, 1, 2), '')",
-    "quad_class": quad_class_sql("m.cameo_code"),
-}
-
 # (event_id, key) rows of the joined dimensions: distinct per event, so a join counts an
-# event once in each of its groups.
+# event once in each of its groups. {only_v} and {only_p} keep the rows of the matching events
+# (`m`) when not every event matches.
 _SIDE = """
     SELECT v.event_id, c.code AS key FROM events_countryinvolvement v
-    JOIN events_country c ON c.id = v.country_id WHERE v.{flag}
+    JOIN events_country c ON c.id = v.country_id WHERE v.{flag} {{only_v}}
     UNION
     SELECT p.event_id, 'actor:' || a.slug FROM events_participation p
     JOIN events_actor a ON a.id = p.actor_id
-    WHERE p.role = '{role}' AND NOT EXISTS (
+    WHERE p.role = '{role}' {{only_p}} AND NOT EXISTS (
         SELECT 1 FROM events_countryinvolvement w WHERE w.event_id = p.event_id AND w.{flag}
     )"""
 KEY_ROWS = {
@@ -92,55 +70,11 @@ KEY_ROWS = {
     "target": _SIDE.format(flag="as_target", role="target"),
     "country": """
     SELECT v.event_id, c.code AS key FROM events_countryinvolvement v
-    JOIN events_country c ON c.id = v.country_id""",
+    JOIN events_country c ON c.id = v.country_id WHERE 1 = 1 {only_v}""",
     "actor": """
     SELECT DISTINCT p.event_id, a.slug AS key FROM events_participation p
-    JOIN events_actor a ON a.id = p.actor_id""",
+    JOIN events_actor a ON a.id = p.actor_id WHERE 1 = 1 {only_p}""",
 }
-
-# The matching events with what each contributes (`m`): its own estimates less those of its
-# visible parts (`part_of` links to it), never below zero. {matching} selects the matching
-# events' MATCHING_COLUMNS, one row each.
-MATCHING_SQL = """
-WITH parts AS (
-    SELECT l.to_event_id AS event_id,
-        SUM(p.expelled_low) AS low,
-        SUM(COALESCE(p.expelled_best, p.expelled_low)) AS best,
-        SUM(p.expelled_high) AS high,
-        MAX(CASE WHEN p.expelled_low IS NOT NULL AND p.expelled_best IS NULL
-            THEN 1 ELSE 0 END) AS lower_bound
-    FROM events_eventlink l JOIN events_event p ON p.id = l.from_event_id
-    WHERE l.kind = %s {part_visible} {part_matching}
-    GROUP BY l.to_event_id
-), m AS (
-    SELECT e.id, e.start_date, e.date_precision, e.kind, e.mode, e.status, e.cameo_code,
-        {remainder_low} AS low, {remainder_best} AS best, {remainder_high} AS high,
-        CASE WHEN e.expelled_low IS NOT NULL AND e.expelled_best IS NULL THEN 1
-            WHEN COALESCE(e.expelled_best, e.expelled_low) IS NOT NULL
-                AND parts.lower_bound = 1 THEN 1 ELSE 0 END AS lower_bound
-    FROM ({matching}) e LEFT JOIN parts ON parts.event_id = e.id
-)
-"""
-MATCHING_COLUMNS = (
-    "id",
-    "start_date",
-    "date_precision",
-    "kind",
-    "mode",
-    "status",
-    "cameo_code",
-    "expelled_low",
-    "expelled_best",
-    "expelled_high",
-)
-
-
-def _remainder(own, parts):
-    return (
-        f"CASE WHEN {own} IS NULL THEN NULL WHEN {parts} IS NULL THEN {own} "
-        f"WHEN {own} > {parts} THEN {own} - {parts} ELSE 0 END"
-    )
-
 
 MEASURES = """
     COUNT(*) AS events,
@@ -202,71 +136,114 @@ def _columns(dimensions):
     return columns
 
 
-def aggregate(queryset, dimensions, shows_drafts):
-    """Count the events of `queryset` (already filtered and visible) by `dimensions`."""
+def aggregate(queryset, dimensions, shows_drafts, filters=None, *, read="fastest"):
+    """Count the events of `queryset` (already filtered and visible) by `dimensions`.
+
+    For published events only (`shows_drafts` false), the rollups answer (events/rollups.py):
+    the cells when they hold the `filters` (the filter form's cleaned values that made
+    `queryset`) and dimensions, else the matching events' tallies. `read="events"` reads the
+    events themselves, the definition both are tested against.
+    """
+    coarse = next((DATE_DIMENSIONS[name] for name in dimensions if name in DATE_DIMENSIONS), ())
+    fast = not shows_drafts and read == "fastest"
+    if fast and filters is not None:
+        answered = rollups.answer(
+            dimensions, filters, coarse, using=queryset.db, limit=MAX_GROUPS + 1
+        )
+        if answered is not None:
+            rows, total, too_coarse = answered
+            return _result(dimensions, _at_most_max_groups(rows), total, too_coarse)
     db = queryset.db
-    vendor = "postgresql" if connections[db].vendor == "postgresql" else "sqlite"
-    matching, matching_params = _matching(queryset)
-    # Parts of the matching events only, unless every visible event matches: then reading all
-    # `part_of` links costs less than checking each against millions of events.
+    vendor = rollups.vendor_of(db)
+    # All visible events, or only some: then the query reads those the filters selected.
     visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
     ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
     every = str(visible.values("id").query) == str(queryset.order_by().values("id").query)
-    prefix = MATCHING_SQL.format(
-        part_matching="" if every else f"AND l.to_event_id IN ({ids})",
-        part_visible="" if shows_drafts else "AND p.review_state = %s",
-        matching=matching,
-        remainder_low=_remainder("e.expelled_low", "parts.low"),
-        remainder_best=_remainder("COALESCE(e.expelled_best, e.expelled_low)", "parts.best"),
-        remainder_high=_remainder("e.expelled_high", "parts.high"),
-    )
-    params = [LinkKind.PART_OF] + ([] if shows_drafts else [ReviewState.PUBLISHED])
-    params += ([] if every else list(ids_params)) + list(matching_params)
+    tallied = rollups.tallied_where(filters) if fast and filters is not None else None
+    if tallied is not None:
+        # The filters as conditions on the tallies themselves: no event is read.
+        condition, params = tallied
+        every = not condition
+        prefix = rollups.TALLIED_SQL.format(matching=f"WHERE {condition}" if condition else "")
+    elif fast:
+        prefix = rollups.TALLIED_SQL.format(
+            matching="" if every else f"WHERE t.event_id IN ({ids})"
+        )
+        params = [] if every else list(ids_params)
+    else:
+        matching, matching_params = _matching(queryset)
+        # Parts of the matching events only, unless every visible event matches: then
+        # reading all `part_of` links costs less than checking each against millions.
+        prefix = matching_sql(
+            matching,
+            part_matching="" if every else f"AND l.to_event_id IN ({ids})",
+            part_visible="" if shows_drafts else "AND p.review_state = %s",
+        )
+        params = [LinkKind.PART_OF] + ([] if shows_drafts else [ReviewState.PUBLISHED])
+        params += ([] if every else list(ids_params)) + list(matching_params)
 
-    keys, joins, coarse = [], [], []
+    keys, joins = [], []
     for name in dimensions:
         if name in DATE_DIMENSIONS:
-            keys.append(DATE_SQL[vendor][name])
-            coarse = DATE_DIMENSIONS[name]
+            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
         elif name in SCALAR_SQL:
-            keys.append(SCALAR_SQL[name])
+            keys.append(SCALAR_SQL[name].format(a="m"))
         else:
             for side in ("initiator", "target") if name == "dyad" else (name,):
                 alias = f"k_{side}"
-                joins.append(f"LEFT JOIN ({KEY_ROWS[side]}) {alias} ON {alias}.event_id = m.id")
+                rows = KEY_ROWS[side].format(
+                    only_v="" if every else "AND v.event_id IN (SELECT id FROM m)",
+                    only_p="" if every else "AND p.event_id IN (SELECT id FROM m)",
+                )
+                joins.append(f"LEFT JOIN ({rows}) {alias} ON {alias}.event_id = m.id")
                 keys.append(f"{alias}.key")
     where = (
         "WHERE m.date_precision NOT IN ({})".format(", ".join(f"'{p}'" for p in coarse))
         if coarse
         else ""
     )
+    # The groups and the total in one statement, which reads the matching events once (a
+    # common table used twice). Each group is numbered in key order; the total comes last.
     labels = [f"{key} AS g{index}" for index, key in enumerate(keys)]
-    order = ", ".join(f"g{index}" for index in range(len(keys)))
-    grouped = (
-        f"{prefix} SELECT {', '.join(labels + [MEASURES])} FROM m {' '.join(joins)} {where}"
-        + (f" GROUP BY {order} ORDER BY {order}" if keys else "")
-        + f" LIMIT {MAX_GROUPS + 1}"
+    number = f"ROW_NUMBER() OVER (ORDER BY {', '.join(keys)})" if keys else "1"
+    too_coarse = ", ".join(f"'{p}'" for p in coarse) or "''"
+    groups = (
+        f"SELECT 0 AS is_total, {number} AS n, {', '.join(labels + [MEASURES])}, 0 AS coarse "
+        f"FROM m {' '.join(joins)} {where}" + (f" GROUP BY {', '.join(keys)}" if keys else "")
     )
-    summary = f"""{prefix} SELECT {MEASURES},
-        SUM(CASE WHEN m.date_precision IN ({", ".join(f"'{p}'" for p in coarse) or "''"})
-            THEN 1 ELSE 0 END) AS too_coarse
-        FROM m"""
+    nulls = "".join(f"NULL AS g{index}, " for index in range(len(keys)))
+    total = (
+        f"SELECT 1, 0, {nulls}{MEASURES}, "
+        f"SUM(CASE WHEN m.date_precision IN ({too_coarse}) THEN 1 ELSE 0 END) FROM m"
+    )
+    statement = (
+        f"{prefix} SELECT * FROM (SELECT * FROM ({groups}) grouped ORDER BY n "
+        f"LIMIT {MAX_GROUPS + 1}) limited UNION ALL {total} ORDER BY 1, 2"
+    )
     with connections[db].cursor() as cursor:
-        cursor.execute(grouped, params)
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
-        if len(rows) > MAX_GROUPS:
-            raise GroupingError(
-                f"This grouping gives more than {MAX_GROUPS:,} groups: filter the events or "
-                "group by fewer dimensions."
-            )
-        cursor.execute(summary, params)
-        *total, too_coarse = cursor.fetchone()
+    *rows, (*total_row, too_coarse_count) = rows
+    rows = _at_most_max_groups([row[2:-1] for row in rows])
+    return _result(dimensions, rows, total_row[2 + len(keys) :], too_coarse_count or 0)
+
+
+def _at_most_max_groups(rows):
+    if len(rows) > MAX_GROUPS:
+        raise GroupingError(
+            f"This grouping gives more than {MAX_GROUPS:,} groups: filter the events or "
+            "group by fewer dimensions."
+        )
+    return rows
+
+
+def _result(dimensions, rows, total, too_coarse):
     columns = _columns(dimensions)
+    width = len(columns)
     groups = [
-        {**dict(zip(columns, row[: len(keys)], strict=True)), **_measures(row[len(keys) :])}
-        for row in rows
+        {**dict(zip(columns, row[:width], strict=True)), **_measures(row[width:])} for row in rows
     ]
-    return Result(columns, groups, _measures(total), too_coarse or 0)
+    return Result(columns, groups, _measures(total), too_coarse)
 
 
 def _matching(queryset):

@@ -188,6 +188,12 @@ def quad_class(cameo_code):
     return None if quad is None else int(quad)
 
 
+def cameo_codes_under(code):
+    """The CAMEO codes this project assigns that `code` stands for: itself and its subcodes
+    (04 is 040, 041, ...), or `code` alone when none is assigned."""
+    return [assigned for assigned in CAMEO_CODES if assigned.startswith(code)] or [code]
+
+
 def goldstein_sql(column, codes=CAMEO_CODES):
     """SQL for `goldstein(column)`: a CASE with a branch per code, NULL otherwise.
 

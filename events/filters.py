@@ -15,7 +15,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.http import QueryDict
 
-from .codes import CAMEO_CODES, PLOVER_TYPES
+from .codes import PLOVER_TYPES, cameo_codes_under
 from .models import (
     Actor,
     ActorKind,
@@ -351,8 +351,7 @@ class EventFilter(django_filters.FilterSet):
 
     def filter_cameo(self, queryset, name, value):
         # A code and its subcodes, as an IN list that the (cameo_code, start_date) index serves.
-        codes = [code for code in CAMEO_CODES if code.startswith(value)] or [value]
-        return queryset.filter(cameo_code__in=codes)
+        return queryset.filter(cameo_code__in=cameo_codes_under(value))
 
     def filter_ordering(self, queryset, name, value):
         # Applied in `filter_queryset` so that every list has a strict order, even unasked.

@@ -42,7 +42,7 @@ from django.core.validators import (
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from . import duplicates, shape, writes
+from . import duplicates, rollups, shape, writes
 from .api_csv import CSV_COLUMNS
 from .codes import codes_for
 from .filters import resolve_country, whole_number
@@ -1504,6 +1504,8 @@ class Importer:
         EventLink.objects.filter(pk__in=[link.pk for link in dropped]).delete()
         EventLink.objects.bulk_create(new)
         self._record_history(EventLink, [(link, "+") for link in new])
+        # Bulk writes send no signals: a new part changes what its whole counts.
+        rollups.refresh({i for link in new for i in (link.from_event_id, link.to_event_id)})
 
     def _record_history(self, model, items):
         """History records for bulk writes, which bypass the save signals."""

@@ -207,9 +207,9 @@ def test_the_api_root_lists_the_dyads(world):
 
 
 def test_the_dyad_runs_a_fixed_number_of_queries(world, django_assert_num_queries):
-    # 1-2 the two countries, 3-10 four aggregates of two queries each (per direction: by kind
+    # 1-2 the two countries, 3-6 four aggregates of one query each (per direction: by kind
     # and quad class; by month, kind and quad class).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         assert APIClient().get("/api/dyads/JP/RU/").status_code == 200
 
 

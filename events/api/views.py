@@ -602,7 +602,12 @@ class EventAggregateView(APIView):
             raise ValidationError(filterset.errors)
         try:
             dimensions = aggregates.parse_group_by(request.query_params.getlist("group_by"))
-            result = aggregates.aggregate(filterset.qs, dimensions, can_see_drafts(request.user))
+            result = aggregates.aggregate(
+                filterset.qs,
+                dimensions,
+                can_see_drafts(request.user),
+                filters=filterset.form.cleaned_data,
+            )
         except aggregates.GroupingError as error:
             raise ValidationError({"group_by": [str(error)]}) from error
         if request.accepted_renderer.format == "csv":

@@ -4,7 +4,8 @@
 - choices: the TextChoices, each backed by a CHECK constraint;
 - reference: countries, actors (offices, bloc memberships), sources;
 - events: events, participants, citations, links, aliases, proposals;
-- derived: the rows and columns derived from them, and the signals that keep them in step.
+- derived: the rows and columns derived from them, and the signals that keep them in step;
+- rollups: the tallies and cells the aggregates read (kept in step by events/rollups.py).
 
 Everything is importable from `events.models`, as before the split.
 """
@@ -53,12 +54,14 @@ from .reference import (
     Office,
     Source,
 )
+from .rollups import AggregateCell, EventTally, TallyKey, TallyPart
 
 __all__ = [
     "STATE_KINDS",
     "TEXT_MAX_LENGTH",
     "Actor",
     "ActorKind",
+    "AggregateCell",
     "Citation",
     "ConcurrentEditError",
     "Country",
@@ -73,6 +76,7 @@ __all__ = [
     "EventProposal",
     "EventQuerySet",
     "EventStatus",
+    "EventTally",
     "LinkKind",
     "Membership",
     "Office",
@@ -82,6 +86,8 @@ __all__ = [
     "Role",
     "Source",
     "SourceKind",
+    "TallyKey",
+    "TallyPart",
     "Versioned",
     "build_search_text",
     "derive_codes",

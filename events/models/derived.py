@@ -3,14 +3,15 @@
 end. The save signals here run for ordinary saves; bulk paths (import, synthetic generator)
 call refresh_involvements() for what they wrote."""
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
+from .. import rollups
 from ..codes import codes_for
 from .choices import STATE_KINDS, ActorKind, EventKind
-from .events import Event, Participation, period_end
+from .events import Event, EventLink, Participation, period_end
 from .reference import Actor, Country, Office
 
 
@@ -191,42 +192,31 @@ WHERE {e} AND e.involved_country_ids IS NOT NULL
 
 
 def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
-    """Recompute what is derived from these events' participants, location, kind and start
-    date (or those of ids in `id_range`): their CountryInvolvement rows, the events' copies of
-    their country ids and their participations' copy of the start date."""
-    from django.db import connections
-
+    """Recompute what is derived from these events' participants, location, kind, dates,
+    figures and review state (or those of ids in `id_range`): their CountryInvolvement rows,
+    the events' copies of their country ids, their participations' copy of the start date,
+    and their rollup tallies (events/rollups.py), with those of the events they are part of."""
     connection = connections[using]
     country_ids_sql = COUNTRY_IDS_SQL[
         "postgresql" if connection.vendor == "postgresql" else "sqlite"
     ]
-    with connection.cursor() as cursor:
-        if id_range is not None:
-            first, last = id_range
-            condition, params = "{col} BETWEEN %s AND %s", [first, last]
-            batches = [(condition, params)]
-        else:
-            ids = sorted(set(event_ids))
-            batches = [
-                ("{col} IN (" + ", ".join(["%s"] * len(chunk)) + ")", chunk)
-                for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
-            ]
-        for condition, params in batches:
-            cursor.execute(
-                "DELETE FROM events_countryinvolvement WHERE " + condition.format(col="event_id"),
-                params,
-            )
-            cursor.execute(
-                INVOLVEMENT_SQL.format(
-                    p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
-                ),
-                params * 3,
-            )
-            cursor.execute(country_ids_sql.format(v=condition.format(col="v.event_id")), params)
-            cursor.execute(NO_COUNTRY_IDS_SQL.format(e=condition.format(col="e.id")), params)
-            cursor.execute(
-                PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params
-            )
+
+    def derive(cursor, condition, params):
+        cursor.execute(
+            "DELETE FROM events_countryinvolvement WHERE " + condition.format(col="event_id"),
+            params,
+        )
+        cursor.execute(
+            INVOLVEMENT_SQL.format(
+                p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
+            ),
+            params * 3,
+        )
+        cursor.execute(country_ids_sql.format(v=condition.format(col="v.event_id")), params)
+        cursor.execute(NO_COUNTRY_IDS_SQL.format(e=condition.format(col="e.id")), params)
+        cursor.execute(PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params)
+
+    rollups.refresh(event_ids, id_range=id_range, using=using, change=derive)
 
 
 @receiver(pre_save, sender=Event)
@@ -327,3 +317,42 @@ def office_changed(sender, instance, **kwargs):
     event_ids = list(holding.values_list("event_id", flat=True))
     if event_ids:
         refresh_involvements(event_ids, using=kwargs.get("using") or "default")
+
+
+@receiver(pre_delete, sender=Event)
+def event_deleting(sender, instance, **kwargs):
+    """Take the event's tally out while its involvements are there; tally its parents again
+    once it is gone."""
+    instance._tallied_parents = rollups.forget(instance.pk, using=kwargs.get("using") or "default")
+
+
+@receiver(post_delete, sender=Event)
+def event_deleted(sender, instance, **kwargs):
+    parents = getattr(instance, "_tallied_parents", set())
+    if parents:
+        rollups.refresh(parents, using=kwargs.get("using") or "default")
+
+
+@receiver(pre_save, sender=EventLink)
+def note_link_events(sender, instance, raw=False, **kwargs):
+    """The events a link joined before this save: a `part_of` link that moves changes what
+    its old parent counts too."""
+    stored = (
+        type(instance)
+        ._base_manager.filter(pk=instance.pk)
+        .values_list("from_event_id", "to_event_id")
+        if instance.pk
+        else []
+    )
+    instance._joined_before = {event_id for pair in stored for event_id in pair}
+
+
+@receiver(post_save, sender=EventLink)
+@receiver(post_delete, sender=EventLink)
+def link_changed(sender, instance, **kwargs):
+    """Tally again the events a link joins (and joined): a part and what it is part of."""
+    if deleting_with_event(kwargs.get("origin")):
+        return  # the event's deletion tallies its parents again
+    event_ids = {instance.from_event_id, instance.to_event_id}
+    event_ids |= getattr(instance, "_joined_before", set())
+    rollups.refresh(event_ids, using=kwargs.get("using") or "default")

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models.expressions import DatabaseDefault
 
-from events import shape
+from events import rollups, shape
 from events.codes import MODES_BY_KIND, codes_for
 from events.models import (
     STATE_KINDS,
@@ -364,6 +364,13 @@ class Command(BaseCommand):
         ]
         counts = {}
         with transaction.atomic(), connection.cursor() as cursor:
+            # Their tallies out of the aggregates' cells first (with their involvements).
+            parents = rollups.take_out(
+                cursor,
+                rollups.vendor_of(connection.alias),
+                f"{{col}} IN ({events})",
+                [PREFIX + "%"],
+            )
             for what, model, where, n in statements:
                 cursor.execute(
                     f"DELETE FROM {model._meta.db_table} WHERE {where}", [PREFIX + "%"] * n
@@ -373,6 +380,7 @@ class Command(BaseCommand):
                 f"DELETE FROM {Source._meta.db_table} WHERE url LIKE %s", [SOURCE_PREFIX + "%"]
             )
             counts["sources"] = cursor.rowcount
+            rollups.refresh(parents, using=connection.alias)
         self.stdout.write(
             "Removed synthetic data: " + ", ".join(f"{n} {what}" for what, n in counts.items())
         )
