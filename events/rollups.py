@@ -266,11 +266,14 @@ _CELL_SOURCES = {
     },
 }
 GRAINS = tuple(_CELL_SOURCES)
+# Rows go in key order: two transactions changing the same cells lock them in the same order,
+# so neither waits on the other in a cycle.
 CELL_CHANGE_SQL = """
 INSERT INTO events_aggregatecell ({key}, {measures})
 SELECT {select}, {sign}
 FROM {source} WHERE {cond}
 GROUP BY {group}
+ORDER BY {group}
 ON CONFLICT ({key}) DO UPDATE SET {increments}"""
 
 
@@ -556,8 +559,9 @@ def after_or_before(filters):
 
 def measures(sums):
     """The aggregates' measures (in aggregates.MEASURE_NAMES order) from summed cells."""
+    # Whole numbers: PostgreSQL sums bigints as numeric (Decimal), which JSON would write as 25.0.
     (events, low_n, low, best_n, best, high_n, high, high_missing, lower_bound_n, g_n, g) = (
-        value or 0 for value in sums
+        int(value or 0) for value in sums
     )
     return (
         events,
@@ -632,10 +636,17 @@ def answer(dimensions, filters, coarse, *, using="default", limit):
         f"SELECT {_SUMS}, SUM(CASE WHEN c.date_precision IN ({too_coarse}) THEN c.events "
         f"ELSE 0 END) FROM events_aggregatecell c WHERE {' AND '.join(total_conditions)}"
     )
+    # One statement: the groups numbered in key order, then the total.
+    columns = [f"x.g{index}" for index in range(n_keys)]
+    number = f"ROW_NUMBER() OVER (ORDER BY {', '.join(columns)})" if columns else "1"
+    nulls = "".join("NULL, " for _ in range(n_keys))
+    statement = (
+        f"SELECT 0, {number}, x.*, 0 FROM ({sql}) x "
+        f"UNION ALL SELECT 1, 0, {nulls}{total_sql.removeprefix('SELECT ')} ORDER BY 1, 2"
+    )
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        cursor.execute(total_sql, total_params)
-        *total, coarse_count = cursor.fetchone()
-    groups = [tuple(row[:n_keys]) + measures(row[n_keys:]) for row in rows]
+        cursor.execute(statement, params + total_params)
+        *rows, total_row = cursor.fetchall()
+    *total, coarse_count = total_row[2 + n_keys :]
+    groups = [tuple(row[2 : 2 + n_keys]) + measures(row[2 + n_keys : -1]) for row in rows]
     return groups, measures(total), coarse_count or 0

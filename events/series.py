@@ -40,9 +40,9 @@ class Monthly:
     too_coarse: int
 
 
-def monthly(queryset, shows_drafts):
-    """The events of `queryset` per month (one aggregate: two queries)."""
-    result = aggregate(queryset, ["month"], shows_drafts)
+def monthly(queryset, shows_drafts, filters=None):
+    """The events of `queryset` per month (one aggregate), `filters` as aggregate() takes."""
+    result = aggregate(queryset, ["month"], shows_drafts, filters=filters)
     counts = {group["month"]: group["events"] for group in result.groups}
     months = months_between(min(counts), max(counts)) if counts else []
     return Monthly(
@@ -102,10 +102,10 @@ def direction(events, initiator, target, shows_drafts):
     """The events of `events` with `initiator` as an initiator country and `target` as a
     target country, as `/api/events/?initiator=…&target=…` lists them.
 
-    Two aggregates (two queries each): by kind and quad class over every event, and by month,
+    Two aggregates (one query each): by kind and quad class over every event, and by month,
     kind and quad class over those dated at least to the month.
     """
-    between = events.involving(initiator, as_initiator=True).involving(target, as_target=True)
+    between = events.between(initiator, target)
     totals = aggregate(between, ["kind", "quad_class"], shows_drafts)
     by_kind, by_quad = _zeros(KINDS), _zeros(QUAD_CLASSES)
     for group in totals.groups:
@@ -143,7 +143,7 @@ class Dyad:
 
 
 def dyad(events, a, b, shows_drafts):
-    """The dyad of countries `a` and `b` among `events` (eight queries: four aggregates)."""
+    """The dyad of countries `a` and `b` among `events` (four queries: four aggregates)."""
     directions = [direction(events, a, b, shows_drafts), direction(events, b, a, shows_drafts)]
     present = [month for d in directions for month in d.by_month]
     months = months_between(min(present), max(present)) if present else []
@@ -152,7 +152,7 @@ def dyad(events, a, b, shows_drafts):
 
 def partners(events, country, shows_drafts, limit=PARTNERS):
     """The countries with most events between them and `country`, either way, from two
-    aggregates (four queries): `country` as initiator by target, and as target by initiator.
+    aggregates (two queries): `country` as initiator by target, and as target by initiator.
 
     [(code, events initiated by `country` against it, events it initiated against
     `country`)], most events first, then by code. Coalitions and other actors acting for no

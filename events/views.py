@@ -202,7 +202,7 @@ def event_list(request):
             "timeline": charts.timeline(rows),
             "expulsions": charts.expulsions(rows, charts.part_of_parents(rows)),
             # Every event the filters match, not only this page's.
-            "monthly": monthly_series(filterset.qs),
+            "monthly": monthly_series(filterset.qs, filterset.form.cleaned_data),
         }
     )
     return render(request, "events/event_list.html", context)
@@ -360,7 +360,7 @@ def country_detail(request, code):
                 f"events involving {country.name}; each mark links to its event."
             ),
             "expulsions": charts.expulsions(latest, charts.part_of_parents(latest)),
-            "monthly": monthly_series(events),
+            "monthly": monthly_series(events, {"country": country}),
             "partners": partners,
             "list_url": "/events/?" + urlencode({"country": country.code}),
         },
@@ -421,10 +421,11 @@ def source_detail(request, pk):
 # --- Monthly series and dyads --------------------------------------------------------------
 
 
-def monthly_series(events):
-    """The published `events` per month as a small chart (two queries: one aggregate), with
-    how many are known only to the year and so in no month; None when none has a month."""
-    counts = series.monthly(events, False)
+def monthly_series(events, filters=None):
+    """The published `events` per month as a small chart (one aggregate), with how many are
+    known only to the year and so in no month; None when none has a month. `filters` (the
+    filter values that selected `events`) let the aggregates read their rollups."""
+    counts = series.monthly(events, False, filters)
     if not counts.months:
         return None
     chart = charts.series(

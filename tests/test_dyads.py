@@ -7,9 +7,11 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.template.loader import render_to_string
 from rest_framework.test import APIClient
 
-from events.models import Participation, ReviewState, Role
+from events import charts
+from events.models import Actor, Participation, ReviewState, Role
 from tests.factories import make_actor, make_country, make_event, make_published_event
 
 pytestmark = pytest.mark.django_db
@@ -206,11 +208,19 @@ def test_the_api_root_lists_the_dyads(world):
     assert root["dyads"] == "http://testserver/api/dyads/{a}/{b}/"
 
 
-def test_the_dyad_runs_a_fixed_number_of_queries(world, django_assert_num_queries):
-    # 1-2 the two countries, 3-6 four aggregates of one query each (per direction: by kind
-    # and quad class; by month, kind and quad class).
+@pytest.mark.parametrize("more", [0, 30])
+@pytest.mark.parametrize("path", ["/api/dyads/JP/RU/", "/dyads/JP/RU/"])
+def test_the_dyad_runs_a_fixed_number_of_queries(world, django_assert_num_queries, path, more):
+    # Whatever the number of events and months (`more` adds that many, a month apart, each
+    # way): 1-2 the two countries, 3-6 four aggregates of one query each (per direction: by
+    # kind and quad class; by month, kind and quad class). The page runs the API's queries.
+    russia = Actor.objects.get(slug="russia")
+    for index in range(more):
+        start = D(2000 + index // 12, index % 12 + 1, 1)
+        make_published_event(world["tokyo"], russia, kind="meeting", start_date=start)
+        make_published_event(russia, world["tokyo"], kind="statement", start_date=start)
     with django_assert_num_queries(6):
-        assert APIClient().get("/api/dyads/JP/RU/").status_code == 200
+        assert APIClient().get(path).status_code == 200
 
 
 # --- The page -----------------------------------------------------------------------------
@@ -288,6 +298,21 @@ def test_a_direction_without_events_is_zero_every_month(world, client):
     assert cells(html, "dyad-kinds")[-1] == ["All", "1", "0"]
     assert html.count('<svg class="series-svg"') == 2
     assert "Every month from March 2018 to March 2018 is zero this way." in html
+
+
+def test_the_series_templates_escape_their_labels():
+    # The bars and rows of events/_series.html and _series_table.html are not autoescaped
+    # (for speed: a dyad page has thousands); their text is escaped explicitly.
+    chart = charts.series(
+        ["2018-01", "2018-02"], [('<b>"&', "#000", [1, 0]), ("x", "#111", [0, 2])]
+    )
+    context = {"series": chart, "chart_id": "c", "title": "t", "caption": "c", "table_id": "t"}
+    html = render_to_string("events/_series.html", context)
+    html += render_to_string("events/_series_table.html", context)
+    assert "<b>" not in html
+    assert "<title>January 2018: 1 event (1 &lt;b&gt;&quot;&amp;)</title>" in html
+    assert '<time datetime="2018-02" title="February 2018">2018-02</time>' in html
+    assert "<td>1</td><td>0</td><td>1</td></tr>" in html
 
 
 # --- Partners on the country page -----------------------------------------------------------
