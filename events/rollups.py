@@ -227,6 +227,10 @@ _CELL_SOURCES = {
         "'w', 0, 0, {week_start}, {week_end}, t.date_precision, t.kind, '', '', ''",
         "events_eventtally t",
     ),
+    "M": (
+        "'M', 0, 0, {month_start}, {month_end}, t.date_precision, t.kind, '', '', ''",
+        "events_eventtally t",
+    ),
     **{
         side: (
             _SIDE_CELL.format(
@@ -440,7 +444,8 @@ def plan(dimensions, filters):
 
     Grains `d` and `m` hold every period, kind, mode, status and CAMEO code; `m` answers
     date filters on whole months (from the 1st, to a month's last day). Grain `w` holds
-    weeks and kinds only: the week groups with kind filters and dates on whole weeks. The
+    weeks and kinds only: the week groups with kind filters and dates on whole weeks; `M`
+    months and kinds only, for year, month and kind groups with those filters. The
     side grains hold a country's (or actor's) events by year and kind (`i`, `t`, `c`), or by
     kind alone (`I`, `T`, `C`): they answer one side, to group by or to filter on, with the
     year and kind groups and filters, and dates on whole years.
@@ -477,6 +482,8 @@ def plan(dimensions, filters):
         return "w", False, None
     if {"day", "week"} & set(dimensions) or not whole_months:
         return "d", False, None
+    if not {"status", "cameo"} & given and set(dimensions) <= {"year", "month", "kind"}:
+        return "M", False, None
     return "m", False, None
 
 
@@ -492,7 +499,7 @@ def _where(grain, filters, side_value):
     if side_value is not None:
         conditions.append("c.country_id = %s AND c.actor_id = 0")
         params.append(side_value.pk)
-    elif grain in ("d", "m", "w"):
+    elif grain in ("d", "m", "w", "M"):
         conditions.append("c.country_id = 0 AND c.actor_id = 0")
     if filters.get("kind"):
         kinds = list(filters["kind"])
@@ -537,19 +544,26 @@ def tallied_where(filters):
     if filters.get("date_before"):
         conditions.append("t.start_date <= %s")
         params.append(filters["date_before"])
-    for side, flag in (("initiator", "AND v.as_initiator"), ("target", "AND v.as_target")):
+    # A country's events through its involvement rows, which copy the event's kind and start
+    # date: their indexes (country, kind, start date) then find only the events asked for.
+    narrowing, narrowing_params = "", []
+    if filters.get("kind"):
+        narrowing += " AND v.kind IN (" + ", ".join(["%s"] * len(filters["kind"])) + ")"
+        narrowing_params += list(filters["kind"])
+    if filters.get("date_before"):
+        narrowing += " AND v.start_date <= %s"
+        narrowing_params.append(filters["date_before"])
+    for side, flag in (
+        ("initiator", "AND v.as_initiator"),
+        ("target", "AND v.as_target"),
+        ("country", ""),
+    ):
         if filters.get(side):
             conditions.append(
                 "t.event_id IN (SELECT v.event_id FROM events_countryinvolvement v "
-                f"WHERE v.country_id = %s {flag})"
+                f"WHERE v.country_id = %s {flag}{narrowing})"
             )
-            params.append(filters[side].pk)
-    if filters.get("country"):
-        conditions.append(
-            "t.event_id IN (SELECT v.event_id FROM events_countryinvolvement v "
-            "WHERE v.country_id = %s)"
-        )
-        params.append(filters["country"].pk)
+            params += [filters[side].pk, *narrowing_params]
     return " AND ".join(conditions), params
 
 
@@ -630,7 +644,7 @@ def answer(dimensions, filters, coarse, *, using="default", limit):
         )
         n_keys = len(keys)
     # The total counts each event once: a side grain's cells only when one side is filtered.
-    total_grain = grain if not grouped_by_side else "m" if after_or_before(filters) else "w"
+    total_grain = grain if not grouped_by_side else "M" if after_or_before(filters) else "w"
     total_conditions, total_params = _where(total_grain, filters, side_value)
     total_sql = (
         f"SELECT {_SUMS}, SUM(CASE WHEN c.date_precision IN ({too_coarse}) THEN c.events "

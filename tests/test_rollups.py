@@ -268,6 +268,7 @@ def filter_combinations(countries, actors):
         {"initiator": gb},
         {"target": countries[3], "kind": ["expulsion"]},
         {"country": gb, "date_after": D(2017, 1, 1)},
+        {"initiator": gb, "kind": ["expulsion", "statement"], "date_before": D(2018, 6, 15)},
     ]
 
 
@@ -331,7 +332,9 @@ def test_what_the_cells_cannot_answer_is_read_from_the_events(world):
     assert rollups.plan(["month"], {"initiator": countries[0]}) is None
     assert rollups.plan(["initiator"], {"date_after": D(2017, 3, 1)}) is None
     assert rollups.plan(["month"], {"date_after": D(2017, 3, 2)}) == ("d", False, None)
-    assert rollups.plan(["month"], {"date_before": D(2017, 3, 31)}) == ("m", False, None)
+    assert rollups.plan(["month"], {"date_before": D(2017, 3, 31)}) == ("M", False, None)
+    assert rollups.plan(["month", "mode"], {}) == ("m", False, None)
+    assert rollups.plan(["year"], {"status": "planned"}) == ("m", False, None)
     assert rollups.plan(["year"], {"initiator": countries[0]}) == ("i", False, countries[0])
     assert rollups.plan(["week"], {"kind": ["expulsion"]}) == ("w", False, None)
     assert rollups.plan(["kind"], {"initiator": countries[0]}) == ("I", False, countries[0])
