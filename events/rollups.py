@@ -493,6 +493,33 @@ _SIDE_LABEL = (
 )
 
 
+def _in(column, values):
+    return f"{column} IN (" + ", ".join(["%s"] * len(values)) + ")"
+
+
+def _filter_conditions(filters, alias, *, start):
+    """Conditions on rows `alias` (cells, tallies, involvements) for the filters on an
+    event's own columns, with `start` the column of the (period) start, and parameters."""
+    conditions, params = [], []
+    if filters.get("kind"):
+        conditions.append(_in(f"{alias}.kind", filters["kind"]))
+        params += list(filters["kind"])
+    if filters.get("status"):
+        conditions.append(f"{alias}.status = %s")
+        params.append(filters["status"])
+    if filters.get("cameo"):
+        codes = cameo_codes_under(filters["cameo"])
+        conditions.append(_in(f"{alias}.cameo_code", codes))
+        params += codes
+    if filters.get("date_after"):
+        conditions.append(f"{alias}.period_end >= %s")
+        params.append(filters["date_after"])
+    if filters.get("date_before"):
+        conditions.append(f"{alias}.{start} <= %s")
+        params.append(filters["date_before"])
+    return conditions, params
+
+
 def _where(grain, filters, side_value):
     """The conditions on cells `c` of `grain` for `filters`, and their parameters."""
     conditions, params = ["c.grain = %s"], [grain]
@@ -501,23 +528,9 @@ def _where(grain, filters, side_value):
         params.append(side_value.pk)
     elif grain in ("d", "m", "w", "M"):
         conditions.append("c.country_id = 0 AND c.actor_id = 0")
-    if filters.get("kind"):
-        kinds = list(filters["kind"])
-        conditions.append("c.kind IN (" + ", ".join(["%s"] * len(kinds)) + ")")
-        params += kinds
-    if filters.get("status"):
-        conditions.append("c.status = %s")
-        params.append(filters["status"])
-    if filters.get("cameo"):
-        codes = cameo_codes_under(filters["cameo"])
-        conditions.append("c.cameo_code IN (" + ", ".join(["%s"] * len(codes)) + ")")
-        params += codes
-    if filters.get("date_after"):
-        conditions.append("c.period_end >= %s")
-        params.append(filters["date_after"])
-    if filters.get("date_before"):
-        conditions.append("c.period_start <= %s")
-        params.append(filters["date_before"])
+    more, more_params = _filter_conditions(filters, "c", start="period_start")
+    conditions += more
+    params += more_params
     return conditions, params
 
 
@@ -527,32 +540,15 @@ def tallied_where(filters):
     given = {name for name, value in filters.items() if value not in (None, "", [], ())}
     if given - IGNORED_FILTERS - CELL_FILTERS:
         return None
-    conditions, params = [], []
-    if filters.get("kind"):
-        conditions.append("t.kind IN (" + ", ".join(["%s"] * len(filters["kind"])) + ")")
-        params += list(filters["kind"])
-    if filters.get("status"):
-        conditions.append("t.status = %s")
-        params.append(filters["status"])
-    if filters.get("cameo"):
-        codes = cameo_codes_under(filters["cameo"])
-        conditions.append("t.cameo_code IN (" + ", ".join(["%s"] * len(codes)) + ")")
-        params += codes
-    if filters.get("date_after"):
-        conditions.append("t.period_end >= %s")
-        params.append(filters["date_after"])
-    if filters.get("date_before"):
-        conditions.append("t.start_date <= %s")
-        params.append(filters["date_before"])
+    conditions, params = _filter_conditions(filters, "t", start="start_date")
     # A country's events through its involvement rows, which copy the event's kind and start
     # date: their indexes (country, kind, start date) then find only the events asked for.
-    narrowing, narrowing_params = "", []
-    if filters.get("kind"):
-        narrowing += " AND v.kind IN (" + ", ".join(["%s"] * len(filters["kind"])) + ")"
-        narrowing_params += list(filters["kind"])
-    if filters.get("date_before"):
-        narrowing += " AND v.start_date <= %s"
-        narrowing_params.append(filters["date_before"])
+    narrowing, narrowing_params = _filter_conditions(
+        {"kind": filters.get("kind"), "date_before": filters.get("date_before")},
+        "v",
+        start="start_date",
+    )
+    narrowing = "".join(f" AND {condition}" for condition in narrowing)
     for side, flag in (
         ("initiator", "AND v.as_initiator"),
         ("target", "AND v.as_target"),
