@@ -26,6 +26,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diplomacy.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("API_ANON_THROTTLE", "100000000/hour")
+os.environ.setdefault("CSV_ANON_THROTTLE", "100000000/hour")
+os.environ.setdefault("PAGES_ANON_THROTTLE", "100000000/hour")
 
 import django  # noqa: E402
 

@@ -7,6 +7,8 @@ One module, driven by environment variables with safe local defaults:
 - ``DJANGO_DEBUG``: ``1``/``true`` turns debug on. Off by default.
 - ``DJANGO_SECRET_KEY``: required when debug is off; a development key is used only in debug.
 - ``DJANGO_ALLOWED_HOSTS``: comma-separated host names (``localhost,127.0.0.1`` by default).
+- ``REDIS_URL``: ``redis://host:port/db`` for the shared cache; when unset, a local-memory cache
+  (each process its own).
 """
 
 import os
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "diplomacy.routers.PinPrimaryAfterWriteMiddleware",
+    "events.throttling.PageThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "diplomacy.urls"
@@ -164,15 +167,45 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# The shared cache: Redis when `REDIS_URL` is set, so that every worker and host sees the same
+# entries (the throttles' counts among them); otherwise each process keeps its own in memory.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "diplomacy"),
+    }
+}
+if REDIS_URL:
+    CACHES["default"].update(
+        BACKEND="django.core.cache.backends.redis.RedisCache",
+        LOCATION=REDIS_URL,
+        # A Redis that does not answer fails the request within a second rather than
+        # holding the worker.
+        OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},
+    )
+
+# Anonymous requests per client address, counted in the default cache: the API
+# (events/api/throttle.py), its CSV exports, and the HTML pages (events/throttling.py).
+API_ANON_THROTTLE = os.environ.get("API_ANON_THROTTLE", "1000/hour")
+CSV_ANON_THROTTLE = os.environ.get("CSV_ANON_THROTTLE", "100/hour")
+PAGES_ANON_THROTTLE = os.environ.get("PAGES_ANON_THROTTLE", "2000/hour")
+
 # The public REST API (events/api/). Token authentication first, so that an anonymous write
 # is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.
-API_ANON_THROTTLE = os.environ.get("API_ANON_THROTTLE", "1000/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["events.api.throttle.AnonThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "events.api.throttle.AnonThrottle",
+        "events.api.throttle.CsvAnonThrottle",
+    ],
+    # How many proxies in front append to X-Forwarded-For. With 0 the header is ignored
+    # (anyone can write it) and the client's address is REMOTE_ADDR; with n, it is the n-th
+    # address from the header's end: the client as the outermost of the n proxies saw it.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "events.api.views.ApiSchema",
 }
 SPECTACULAR_SETTINGS = {
