@@ -7,8 +7,10 @@ filters and groups a rollup can answer reads the cells of events/models/rollups.
 - **Tallies.** Each published event has an EventTally: what it contributes (its figures
   less its published parts', by MATCHING_SQL, the aggregates' own definition).
 - **Cells.** AggregateCell sums tallies by cell: grain `d` by start date and period end, `m`
-  by their months, both with kind, mode, status and CAMEO code; grains `i`, `t`, `c` by a
-  country (or an actor, or none) as initiator, target or involved, with years and kind.
+  by their months, both with kind, mode, status and CAMEO code; `w` by weeks and `M` by
+  months with kind only; grains `i`, `t`, `c` by a country (or an actor, or none) as
+  initiator, target or involved, with years and kind, and `I`, `T`, `C` the same with kind
+  only.
 - **In step.** `refresh_involvements()`, which every write calls for the events it touched
   (saves, participants, actors, offices, the import, the synthetic generator), takes out
   their old tallies (with the country involvements they were counted with, before those are
@@ -20,8 +22,9 @@ filters and groups a rollup can answer reads the cells of events/models/rollups.
   the answers read from the events.
 
 `answer()` reads the cells when it can (the filters kind, status, cameo, date_after and
-date_before, one of country, initiator and target; see RollupPlan) and says None otherwise,
-when the aggregates read the events.
+date_before, one of country, initiator and target; see `plan()`) and says None otherwise; the
+aggregates then read the matching events' tallies (`TALLIED_SQL`, `tallied_where()`), or for
+staff who see drafts the events themselves.
 """
 
 import datetime

@@ -6,8 +6,8 @@ published parts', as the aggregates count them); TallyKey and TallyPart remember
 tally was made with that the event's own row cannot say afterwards (the actors that key its
 sides when no country does, the events it is part of), so that a change can take out exactly
 what was put in. AggregateCell sums the tallies by cell: by day and by month (with kind, mode,
-status and CAMEO code) and, per initiating, targeted and involved country (or actor), by year
-and kind.
+status and CAMEO code), by week and by month with kind only, and, per initiating, targeted and
+involved country (or actor), by year and kind, and by kind alone.
 """
 
 from django.db import models
@@ -62,8 +62,9 @@ class TallyPart(models.Model):
 
 class AggregateCell(models.Model):
     """The sum of the tallies of one cell. `grain` is `d` (by start date and period end), `m`
-    (by their months), or `i`, `t`, `c` (a country, or an actor, as initiator, target or
-    involved; by their years and kind only). A cell no event is in any longer is deleted."""
+    (by their months), `w` and `M` (by weeks, by months, with kind only), or `i`, `t`, `c` (a
+    country, or an actor, as initiator, target or involved; by their years and kind) and `I`,
+    `T`, `C` (the same by kind only). A cell no event is in any longer is deleted."""
 
     grain = models.CharField(max_length=1)
     country_id = models.BigIntegerField(default=0)
