@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Stores anonymous responses as the client gets them: first, as Django's own cache.
+    "events.response_cache.UpdateResponseCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "diplomacy.routers.PinPrimaryAfterWriteMiddleware",
     "events.throttling.PageThrottleMiddleware",
+    # Serves them: last, after the page throttle has counted the request.
+    "events.response_cache.FetchResponseCacheMiddleware",
 ]
 
 ROOT_URLCONF = "diplomacy.urls"
@@ -190,6 +194,17 @@ if REDIS_URL:
 API_ANON_THROTTLE = os.environ.get("API_ANON_THROTTLE", "1000/hour")
 CSV_ANON_THROTTLE = os.environ.get("CSV_ANON_THROTTLE", "100/hour")
 PAGES_ANON_THROTTLE = os.environ.get("PAGES_ANON_THROTTLE", "2000/hour")
+
+# Whole anonymous responses of the API and the public pages, served from the default cache
+# under the data version that every committed write moves on (events/response_cache.py).
+# On by default only with Redis: a local-memory cache is per process, and a write in one
+# process (an import command) would not reach what another serves.
+RESPONSE_CACHE = env_bool("RESPONSE_CACHE", bool(REDIS_URL))
+RESPONSE_CACHE_SECONDS = int(os.environ.get("RESPONSE_CACHE_SECONDS", "300"))
+# A larger response (a big CSV export) is served, not stored; a streamed one never is.
+RESPONSE_CACHE_MAX_BYTES = int(os.environ.get("RESPONSE_CACHE_MAX_BYTES", str(2 * 1024 * 1024)))
+# How long a proxy or CDN may keep an anonymous response (Cache-Control: public, max-age).
+PUBLIC_MAX_AGE = int(os.environ.get("PUBLIC_MAX_AGE", "60"))
 
 # The public REST API (events/api/). Token authentication first, so that an anonymous write
 # is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.

@@ -9,6 +9,9 @@ class EventsConfig(AppConfig):
 
     def ready(self):
         from .groups import ensure_groups
+        from .response_cache import connect_signals
 
         # Runs after auth's own handler has created the permissions of every app.
         post_migrate.connect(ensure_groups, dispatch_uid="events.ensure_groups")
+        # Every committed write moves the anonymous response cache's data version on.
+        connect_signals()

@@ -30,6 +30,7 @@ staff who see drafts the events themselves.
 import datetime
 
 from django.db import connections
+from django.dispatch import Signal
 
 from .codes import cameo_codes_under, goldstein_sql, quad_class_sql
 from .models.choices import LinkKind, ReviewState
@@ -387,11 +388,18 @@ def put_in(cursor, vendor, condition, params, *, analyze=False):
     return {row[0] for row in cursor.fetchall()}
 
 
+# Sent by every refresh(): the bulk paths (the import, the synthetic generator) send no save
+# signals, but all of them tally through refresh(). The response cache listens
+# (events/response_cache.py).
+tallied = Signal()
+
+
 def refresh(event_ids=None, *, id_range=None, using="default", change=None):
     """Tally again the events of `event_ids` (or of ids in `id_range`), and the events they
     are or were parts of. `change(cursor, condition, params)`, if given, runs between taking
     the old tallies out and putting the new ones in: refresh_involvements() derives the
     involvements there."""
+    tallied.send(sender=refresh, using=using)
     connection = connections[using]
     vendor = vendor_of(using)
     parents = set()
