@@ -275,43 +275,65 @@ _CELL_SOURCES = {
 }
 GRAINS = tuple(_CELL_SOURCES)
 # Rows go in key order: two transactions changing the same cells lock them in the same order,
-# so neither waits on the other in a cycle.
+# so neither waits on the other in a cycle (within a statement: a few events' change is one).
 CELL_CHANGE_SQL = """
+WITH u ({key}, low, best, high, lower_bound, goldstein_tenths) AS (
+    {rows}
+)
 INSERT INTO events_aggregatecell ({key}, {measures})
-SELECT {select}, {sign}
-FROM {source} WHERE {cond}
-GROUP BY {group}
-ORDER BY {group}
+SELECT {key}, {sign}
+FROM u t WHERE 1 = 1
+GROUP BY {key}
+ORDER BY {key}
 ON CONFLICT ({key}) DO UPDATE SET {increments}"""
+CELL_ROWS_SQL = (
+    "SELECT {select}, t.low, t.best, t.high, t.lower_bound, t.goldstein_tenths "
+    "FROM {source} WHERE {cond}"
+)
 
 
-def _cell_change_sql(vendor, grain, sign):
-    """SQL adding (sign 1) or taking out (-1) the tallies of {cond} to the cells of `grain`."""
+def _cell_change_sql(vendor, grains, sign):
+    """SQL adding (sign 1) or taking out (-1) the tallies of {cond} to the cells of `grains`,
+    in one statement; {cond} appears once per grain."""
     trunc = TRUNC_SQL[vendor]
-    select, source = _CELL_SOURCES[grain]
-    select = select.format(
-        month_start=trunc["month"].format("t.start_date"),
-        month_end=trunc["month"].format("t.period_end"),
-        year_start=trunc["year"].format("t.start_date"),
-        year_end=trunc["year"].format("t.period_end"),
-        week_start=trunc["week"].format("t.start_date"),
-        week_end=trunc["week"].format("t.period_end"),
-        no_date=trunc["none"],
+    dates = {
+        "month_start": trunc["month"].format("t.start_date"),
+        "month_end": trunc["month"].format("t.period_end"),
+        "year_start": trunc["year"].format("t.start_date"),
+        "year_end": trunc["year"].format("t.period_end"),
+        "week_start": trunc["week"].format("t.start_date"),
+        "week_end": trunc["week"].format("t.period_end"),
+        "no_date": trunc["none"],
+    }
+    rows = " UNION ALL ".join(
+        CELL_ROWS_SQL.format(
+            select=_CELL_SOURCES[grain][0].format(**dates),
+            source=_CELL_SOURCES[grain][1],
+            cond="{cond}",
+        )
+        for grain in grains
     )
     measures = _TALLY_MEASURES if sign > 0 else _TALLY_MEASURES.replace("SUM(", "-SUM(")
     measures = measures.replace("COUNT(*)", "COUNT(*)" if sign > 0 else "-COUNT(*)")
     return CELL_CHANGE_SQL.format(
         key=CELL_KEY,
+        rows=rows,
         measures=", ".join(CELL_MEASURES),
-        select=select,
         sign=measures,
-        source=source,
-        cond="{cond}",
-        group=", ".join(str(i) for i in range(1, 11)),
         increments=", ".join(
             f"{name} = events_aggregatecell.{name} + excluded.{name}" for name in CELL_MEASURES
         ),
     )
+
+
+def _change_cells(cursor, vendor, condition, params, sign, *, bulk):
+    """Add (1) or take out (-1) the tallies `condition` selects (on `{col}`): all grains in one
+    statement for a few events; grain by grain for a `bulk` write (many events, where one
+    statement would aggregate every cell at once)."""
+    tallied = condition.format(col="t.event_id")
+    for grains in [(grain,) for grain in GRAINS] if bulk else [GRAINS]:
+        sql = _cell_change_sql(vendor, grains, sign).format(cond=tallied)
+        cursor.execute(sql, list(params) * len(grains))
 
 
 def _batches(event_ids=None, id_range=None, column="{col}"):
@@ -324,13 +346,11 @@ def _batches(event_ids=None, id_range=None, column="{col}"):
     ]
 
 
-def take_out(cursor, vendor, condition, params):
+def take_out(cursor, vendor, condition, params, *, bulk=False):
     """Take the tallies of the events `condition` selects (on `{col}`) out of the cells, with
     the country involvements they were counted with (call it before those change). Returns
     the ids of the events they were tallied as parts of."""
-    tallied = condition.format(col="t.event_id")
-    for grain in GRAINS:
-        cursor.execute(_cell_change_sql(vendor, grain, -1).format(cond=tallied), params)
+    _change_cells(cursor, vendor, condition, params, -1, bulk=bulk)
     cursor.execute("DELETE FROM events_aggregatecell WHERE events = 0")
     cursor.execute(
         "SELECT DISTINCT parent_id FROM events_tallypart WHERE " + condition.format(col="part_id"),
@@ -346,7 +366,7 @@ def take_out(cursor, vendor, condition, params):
     return parents
 
 
-def put_in(cursor, vendor, condition, params, *, analyze=False):
+def put_in(cursor, vendor, condition, params, *, bulk=False):
     """Tally the published events `condition` selects (on `{col}`), with their country
     involvements as they now are, and add them to the cells. Returns the ids of the events
     they are parts of."""
@@ -367,7 +387,7 @@ def put_in(cursor, vendor, condition, params, *, analyze=False):
         ),
         [LinkKind.PART_OF.value, *params, *params],
     )
-    if analyze and vendor == "postgresql":
+    if bulk and vendor == "postgresql":
         # Many rows just written: without statistics the planner would join the tallies and
         # involvements by nested loops, millions of index probes.
         cursor.execute("ANALYZE events_eventtally, events_countryinvolvement")
@@ -379,8 +399,7 @@ def put_in(cursor, vendor, condition, params, *, analyze=False):
     ):
         cursor.execute(TALLY_KEYS_SQL.format(side=side, role=role, flag=flag, cond=tallied), params)
     cursor.execute(TALLY_PARTS_SQL.format(cond=tallied), [LinkKind.PART_OF.value, *params])
-    for grain in GRAINS:
-        cursor.execute(_cell_change_sql(vendor, grain, 1).format(cond=tallied), params)
+    _change_cells(cursor, vendor, condition, params, 1, bulk=bulk)
     cursor.execute(
         "SELECT DISTINCT parent_id FROM events_tallypart WHERE " + condition.format(col="part_id"),
         params,
@@ -405,10 +424,11 @@ def refresh(event_ids=None, *, id_range=None, using="default", change=None):
     parents = set()
     with connection.cursor() as cursor:
         for condition, params in _batches(event_ids, id_range):
-            parents |= take_out(cursor, vendor, condition, params)
+            bulk = id_range is not None
+            parents |= take_out(cursor, vendor, condition, params, bulk=bulk)
             if change is not None:
                 change(cursor, condition, params)
-            parents |= put_in(cursor, vendor, condition, params, analyze=id_range is not None)
+            parents |= put_in(cursor, vendor, condition, params, bulk=bulk)
         if id_range is not None:
             parents = {i for i in parents if not id_range[0] <= i <= id_range[1]}
         else:
@@ -437,7 +457,7 @@ def rebuild(using="default"):
         cursor.execute("SELECT MIN(id), MAX(id) FROM events_event")
         first, last = cursor.fetchone()
         if first is not None:
-            put_in(cursor, vendor_of(using), "{col} BETWEEN %s AND %s", [first, last], analyze=True)
+            put_in(cursor, vendor_of(using), "{col} BETWEEN %s AND %s", [first, last], bulk=True)
 
 
 # --- Reading the cells --------------------------------------------------------------------

@@ -456,3 +456,20 @@ def test_rebuild_rollups_mends_cells_changed_behind_the_write_path(world):
     call_command("rebuild_rollups", stdout=out)
     assert snapshot() == kept
     assert out.getvalue().startswith("Tallied 1 published events into ")
+
+
+def test_the_synthetic_generator_and_its_removal_keep_the_cells_in_step(db):
+    call_command("load_fixtures", verbosity=0)
+    curated = snapshot()
+    call_command(
+        "generate_synthetic",
+        events=300,
+        actors=60,
+        seed=5,
+        allow_curated=True,
+        stdout=io.StringIO(),
+    )
+    assert EventTally.objects.count() > 250
+    assert_in_step()
+    call_command("generate_synthetic", remove=True, stdout=io.StringIO())
+    assert snapshot() == curated

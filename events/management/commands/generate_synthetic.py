@@ -370,6 +370,7 @@ class Command(BaseCommand):
                 rollups.vendor_of(connection.alias),
                 f"{{col}} IN ({events})",
                 [PREFIX + "%"],
+                bulk=True,
             )
             for what, model, where, n in statements:
                 cursor.execute(
