@@ -155,11 +155,12 @@ def aggregate(queryset, dimensions, shows_drafts, filters=None, *, read="fastest
             return _result(dimensions, _at_most_max_groups(rows), total, too_coarse)
     db = queryset.db
     vendor = rollups.vendor_of(db)
-    # All visible events, or only some: then the query reads those the filters selected.
-    visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
-    ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
-    every = str(visible.values("id").query) == str(queryset.order_by().values("id").query)
     tallied = rollups.tallied_where(filters) if fast and filters is not None else None
+    if tallied is None:
+        # All visible events, or only some: then the query reads those the filters selected.
+        visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
+        ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
+        every = (ids, ids_params) == visible.values("id").query.sql_with_params()
     if tallied is not None:
         # The filters as conditions on the tallies themselves: no event is read.
         condition, params = tallied
