@@ -336,7 +336,8 @@ def _change_cells(cursor, vendor, condition, params, sign, *, bulk):
         cursor.execute(sql, list(params) * len(grains))
 
 
-def _batches(event_ids=None, id_range=None, column="{col}"):
+def _batches(event_ids=None, id_range=None):
+    """(condition on `{col}`, parameters) selecting the ids: one range, or lists of 500."""
     if id_range is not None:
         return [("{col} BETWEEN %s AND %s", list(id_range))]
     ids = sorted(set(event_ids))

@@ -3,7 +3,7 @@
 end. The save signals here run for ordinary saves; bulk paths (import, synthetic generator)
 call refresh_involvements() for what they wrote."""
 
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
@@ -196,10 +196,7 @@ def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
     figures and review state (or those of ids in `id_range`): their CountryInvolvement rows,
     the events' copies of their country ids, their participations' copy of the start date,
     and their rollup tallies (events/rollups.py), with those of the events they are part of."""
-    connection = connections[using]
-    country_ids_sql = COUNTRY_IDS_SQL[
-        "postgresql" if connection.vendor == "postgresql" else "sqlite"
-    ]
+    country_ids_sql = COUNTRY_IDS_SQL[rollups.vendor_of(using)]
 
     def derive(cursor, condition, params):
         cursor.execute(
