@@ -6,8 +6,8 @@ initiator and every target of the other. Without an initiator or a target nothin
 kind and date alone say too little.
 
 `matches` answers this for many candidates in one query (the import asks it for each chunk
-of new events); `find_duplicates` and `duplicates_of` ask it for one (the admin's "possible
-duplicates" and the merge screens).
+of new events, about the events stored before it began); `find_duplicates` and
+`duplicates_of` ask it for one (the admin's "possible duplicates" and the merge screens).
 
 How the query walks, on either database: for each candidate c, the stored events of its kind
 whose dates overlap its own and that have every one of its initiators and targets, first by
@@ -55,7 +55,8 @@ WALK = {
         ON e.id = p.event_id AND p.actor_id = c.actor AND p.role = c.role""",
 }
 SQL_TEMPLATE = """
-WITH c (i, actor, country, role, kind, low, first_day, last_day, exclude, initiators, targets)
+WITH c (i, actor, country, role, kind, low, first_day, last_day, exclude, up_to, initiators,
+    targets)
 AS ({candidates})
 SELECT c.i, (
     SELECT {joined} FROM (
@@ -63,6 +64,7 @@ SELECT c.i, (
         WHERE e.kind = c.kind
             AND e.start_date BETWEEN c.low AND c.last_day AND e.period_end >= c.first_day
             AND (c.exclude IS NULL OR e.id <> c.exclude)
+            AND (c.up_to IS NULL OR e.id <= c.up_to)
             AND NOT EXISTS (
                 SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
                     SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
@@ -80,7 +82,18 @@ SELECT c.i, (
 )
 FROM c
 """
-COLUMNS = ("i", "actor", "country", "role", "kind", "low", "first_day", "last_day", "exclude")
+COLUMNS = (
+    "i",
+    "actor",
+    "country",
+    "role",
+    "kind",
+    "low",
+    "first_day",
+    "last_day",
+    "exclude",
+    "up_to",
+)
 # The candidates come as one JSON parameter (a list of objects), whose lists of actor ids
 # {initiators} and {targets} expand into rows with a `value` column. A candidate's matches come
 # back as one text of slugs separated by spaces (a slug has none).
@@ -88,7 +101,7 @@ SQL = {
     "postgresql": SQL_TEMPLATE.format(
         candidates="SELECT * FROM jsonb_to_recordset(CAST(%s AS jsonb)) AS x(i int, actor "
         "bigint, country bigint, role text, kind text, low date, first_day date, last_day date, "
-        "exclude bigint, initiators jsonb, targets jsonb)",
+        "exclude bigint, up_to bigint, initiators jsonb, targets jsonb)",
         joined="string_agg(m.slug, ' ')",
         walk=WALK["postgresql"],
         initiators="jsonb_array_elements_text(c.initiators)",
@@ -117,10 +130,13 @@ class Side(NamedTuple):
     country: int | None
 
 
-def candidate(index, kind, first_day, last_day, initiators, targets, *, low=None, exclude=None):
+def candidate(
+    index, kind, first_day, last_day, initiators, targets, *, low=None, exclude=None, up_to=None
+):
     """One question for `matches`: the events like one of this kind, from `first_day` to
     `last_day`, with these initiators and targets (lists of Side). `low` bounds the walk (the
-    first day less the longest span of a stored event); `exclude` is an event id to leave out.
+    first day less the longest span of a stored event); `exclude` is an event id to leave out;
+    `up_to`, the highest id to consider (the import: the events stored before it began).
     None when there is nothing to ask (no initiator and no target)."""
     if not initiators and not targets:
         return None
@@ -140,6 +156,7 @@ def candidate(index, kind, first_day, last_day, initiators, targets, *, low=None
         "first_day": first_day.isoformat(),
         "last_day": last_day.isoformat(),
         "exclude": exclude,
+        "up_to": up_to,
         "initiators": sorted({side.actor for side in initiators}),
         "targets": sorted({side.actor for side in targets}),
     }

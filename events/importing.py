@@ -6,14 +6,20 @@ transaction. For each chunk of rows it
 1. validates every row (fields, constraints, countries, actors, sources, publish rules) in
    Python, with one query per chunk for its actors and one for its sources, and collects every
    problem as `row N, column C: message`;
-2. writes the chunk, while no row so far had a problem: creates or updates each event by its
-   slug, replaces its participants and citations with the file's, creates unknown sources
-   (and, if asked, unknown actors), and records history for what changed. New events that
-   look like stored ones are found with one query per chunk. On PostgreSQL new events, their
-   children and their history go in with COPY; elsewhere with bulk INSERTs.
+2. sorts the rows into new, changed and unchanged events by slug, applies the write path's
+   rules to the changed ones, and finds the new events that look like events stored before
+   the import began (one query per chunk: the finder never sees the file's own rows, so its
+   work per chunk does not grow with the file);
+3. unless this is a dry run (which only reads), writes the chunk, while no row so far had a
+   problem: creates unknown sources (and, if asked, unknown actors), updates the changed
+   events (on PostgreSQL one UPDATE from a COPY-filled temporary table), replaces their
+   participants and citations with the file's, and records history. New events, their
+   children and their history are staged: on PostgreSQL COPY puts them in temporary tables,
+   and at the end of the file one INSERT per table writes them, with their country
+   involvements and country ids derived before the events go in; elsewhere bulk INSERTs.
 
 Links go in last (they may name events further down the file). When any row had a problem,
-the transaction is rolled back, so nothing is written; a dry run rolls back too.
+the transaction is rolled back, so nothing is written.
 
 Rows are numbered as a spreadsheet shows them: in a CSV the header is row 1; in JSON the first
 object is row 1. The header's problems (an unknown column, one named twice) are row 1's. A file
@@ -63,9 +69,13 @@ from .models import (
     period_end,
     refresh_involvements,
 )
+from .models.derived import DERIVED_FROM, derive_staged
 from .models.events import EXPELLED
 
 CHUNK = 2000
+# The duplicates an import lists (all are counted): a file of copies would otherwise keep a
+# line per row in memory, and no report of a million lines is read.
+DUPLICATES_LISTED = 10_000
 # The event's own columns of the export (events/shape.py), which the import reads back; the
 # slug and the review state apart (they name the event and follow the publish rules).
 EVENT_FIELDS = [name for name in shape.WRITTEN_CSV_COLUMNS if name not in ("slug", "review_state")]
@@ -76,6 +86,8 @@ DERIVED = list(shape.DERIVED_COLUMNS)
 # values (which hold every column: event_defaults()).
 EVENT_COLUMNS = ["id", *shape.STORED_COLUMNS]
 CITATION_COLUMNS = ["id", "event_id", "source_id", "locator", "note"]
+# Derived in the stage of new events on PostgreSQL (models.derived.derive_staged).
+STAGED_ARRAYS = ("involved_country_ids", "initiator_country_ids", "target_country_ids")
 
 
 def participation_columns():
@@ -146,6 +158,8 @@ class Record:
     readable: bool = True
     # The event's version the file was exported at: the version a change is based on.
     version: int | None = None
+    # Whether writing it changes what refresh_involvements() derives (set for changed events).
+    rederive: bool = True
 
 
 # --- Reading -----------------------------------------------------------------------------
@@ -795,22 +809,31 @@ class Importer:
     def run(self, records, dry_run=False):
         """Validate and write every record in one transaction, chunk by chunk. Returns the
         problems (row, column, message); on any, nothing is written (and after the first bad
-        chunk nothing more is even tried: the rest is only validated)."""
-        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
-        self.duplicates = []
+        chunk nothing more is even tried: the rest is only validated). A dry run reads only:
+        it validates, finds the duplicates and counts what would change, and writes nothing."""
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "duplicates": 0}
+        self.dry_run = dry_run
+        self.duplicates = []  # the first DUPLICATES_LISTED: (row, slug, stored slug)
         self.pending_links = []
         self.link_names = []  # (row, column, other slug) of every link in the file
+        self.skipped = {}  # slug -> row of each new event left out as a duplicate
         self.written_ids = set()
         self.now = timezone.now()
         self.slugs, self.actors_in_file = set(), {}
         self.failed = self.failed_links = False
         self.span, self.written_span = None, datetime.timedelta(0)
+        # PostgreSQL: new events and their children wait in temporary tables until the whole
+        # file is read (see _stage), so that the duplicate finder sees only what was stored
+        # before the import: it examines the same rows whatever the file holds before.
+        self.staged, self.new_ids = {}, []
+        self.stored_up_to = None  # the highest event id stored before the import
         problems = []
         with transaction.atomic():
             if self.copy:
                 with connection.cursor() as cursor:
                     # Many short queries: compiling them (JIT) would cost more than it saves.
                     cursor.execute("SET LOCAL jit = off")
+            self.stored_up_to = Event.objects.aggregate(last=models.Max("id"))["last"] or 0
             chunk = []
             for count, record in enumerate(records, start=1):
                 chunk.append(record)
@@ -822,11 +845,12 @@ class Importer:
             problems += self._process_chunk(chunk)
             problems += self._unknown_link_targets()
             if not problems:
-                try:
-                    self._write_links()
-                except ImportProblems as error:
-                    problems, self.failed_links = error.problems, True
-            if problems or dry_run:
+                problems = self._links_to_skipped()
+                self.failed_links = bool(problems)
+            if not problems and not dry_run:
+                self._write_staged()
+                self._write_links()
+            if problems:
                 transaction.set_rollback(True)
         return problems
 
@@ -1092,11 +1116,19 @@ class Importer:
     # Writing ------------------------------------------------------------------------------
 
     def _write_chunk(self, chunk, actors, sources):
-        actors = self._actors(chunk, actors)
-        sources = self._sources(chunk, sources)
-        # Locked until the import commits: a concurrent write of these events waits, then
-        # finds the version changed; one the import waits for is seen here, then refused.
-        stored = Event.objects.select_for_update().filter(slug__in=[r.slug for r in chunk])
+        """Sort the chunk's rows into new, changed and unchanged events, apply the write
+        path's rules and the duplicate finder, and (unless a dry run) write them."""
+        if self.dry_run:
+            actors = self._planned_actors(chunk, actors)
+        else:
+            actors = self._actors(chunk, actors)
+            sources = self._sources(chunk, sources)
+        stored = Event.objects.filter(slug__in=[r.slug for r in chunk])
+        if not self.dry_run:
+            # Locked until the import commits: a concurrent write of these events waits,
+            # then finds the version changed; one the import waits for is seen here, then
+            # refused.
+            stored = stored.select_for_update()
         existing = {event.slug: event for event in stored}
         children = self._children([e.pk for e in existing.values()])
         new, changed, history, problems = [], [], [], []
@@ -1114,15 +1146,24 @@ class Importer:
             self._derive(event.__dict__, names)
             record.event = event
             wanted = self._wanted_children(record)
-            if self._differs(stored, event) or wanted != children.get(stored.pk, {}):
+            has = children.get(stored.pk, {})
+            if self._differs(stored, event) or wanted != has:
                 problems += self._refusals(record, stored, event)
                 event.version = stored.version + 1
                 changed.append(record)
+                # Derived rows to refresh only where what they derive from changed.
+                record.rederive = wanted["participants"] != has.get("participants") or any(
+                    getattr(stored, name) != getattr(event, name) for name in DERIVED_FROM
+                )
             else:
                 self.counts["unchanged"] += 1
         if problems:
             return problems
         new = self._without_duplicates(new, actors)
+        self.counts["created"] += len(new)
+        self.counts["updated"] += len(changed)
+        if self.dry_run:
+            return []
         for record in new + changed:
             span = record.values["period_end"] - record.values["start_date"]
             self.written_span = max(self.written_span, span)
@@ -1134,24 +1175,69 @@ class Importer:
                 record.event = Event(**record.values)
             Event.objects.bulk_create([r.event for r in new])
             history += [(r.event, "+") for r in new]
-        self.counts["created"] += len(new)
         # Only these can have stored links (a new event gets its links in _write_links).
         self.written_ids.update(r.event.pk for r in changed)
         if changed:
-            Event.objects.bulk_update([r.event for r in changed], [*COMPARED, *DERIVED, "version"])
+            self._update_events([r.event for r in changed])
             history += [(r.event, "~") for r in changed]
-            self.counts["updated"] += len(changed)
         self._replace_children(changed if self.copy else new + changed, actors, sources)
-        # Bulk writes send no signals: keep the derived country involvements in step here.
-        written = [r.values["id"] for r in new] if self.copy else [r.event.pk for r in new]
-        written += [r.event.pk for r in changed]
-        if written and max(written) - min(written) + 1 == len(written):
-            # Ids drawn in one go from the sequence: a range is a shorter query than a list.
-            refresh_involvements(id_range=(min(written), max(written)))
-        else:
-            refresh_involvements(written)
+        # Bulk writes send no signals: keep the derived country involvements in step here
+        # (for staged new events, once they are written: _write_staged).
+        written = [] if self.copy else [r.event.pk for r in new]
+        self._refresh([*written, *(r.event.pk for r in changed if r.rederive)])
         self._record_history(Event, history)
         return []
+
+    def _update_events(self, events):
+        """Write the changed events' fields: on PostgreSQL one UPDATE from a temporary table
+        filled by COPY (Django's bulk_update builds a CASE per field and row, which costs
+        more in Python than the database spends on the update); elsewhere bulk_update."""
+        fields = [*COMPARED, *DERIVED, "version"]
+        if not self.copy:
+            Event.objects.bulk_update(events, fields)
+            return
+        quote = connection.ops.quote_name
+        columns = ["id", *fields]
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS import_changed")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE import_changed ON COMMIT DROP AS SELECT "
+                + ", ".join(quote(c) for c in columns)
+                + " FROM events_event WITH NO DATA"
+            )
+            self._copy(cursor, "import_changed", columns, [event.__dict__ for event in events])
+            cursor.execute(
+                "UPDATE events_event AS e SET "
+                + ", ".join(f"{quote(c)} = s.{quote(c)}" for c in fields)
+                + " FROM import_changed s WHERE e.id = s.id"
+            )
+            cursor.execute("DROP TABLE import_changed")
+
+    @staticmethod
+    def _refresh(ids):
+        """refresh_involvements() of these events: by their range when they are most of it
+        (ids drawn in one go from the sequence), a shorter query than a list."""
+        if not ids:
+            return
+        low, high = min(ids), max(ids)
+        if high - low + 1 <= 2 * len(ids):
+            # Another writer's events in the range are derived again, which changes nothing.
+            refresh_involvements(id_range=(low, high))
+        else:
+            refresh_involvements(ids)
+
+    def _planned_actors(self, chunk, known):
+        """A dry run's slug -> (id, name, kind, country) of the chunk's participants: the
+        actors it would create have no id (nothing is written)."""
+        actors = dict(known)
+        for record in chunk:
+            for _, slug in record.participants:
+                if slug not in actors:
+                    given = self.actors_in_file[slug]
+                    country = given.get("country")
+                    country = resolve_country(str(country)) if country else None
+                    actors[slug] = (None, given["name"], given["kind"], country and country.pk)
+        return actors
 
     def _refusals(self, record, stored, event):
         """The write path's rules for a row that changes a stored event (events/writes.py):
@@ -1226,15 +1312,19 @@ class Importer:
                     sides[Role.INITIATOR],
                     sides[Role.TARGET],
                     low=values["start_date"] - self._longest_span(),
+                    up_to=self.stored_up_to,
                 )
             )
         found = duplicates.matches(questions)
         kept = []
         for index, record in enumerate(records):
             if index in found:
-                self.duplicates.append((record.row, record.slug, found[index][0]))
+                self.counts["duplicates"] += 1
+                if len(self.duplicates) < DUPLICATES_LISTED:
+                    self.duplicates.append((record.row, record.slug, found[index][0]))
                 if self.skip_duplicates:
                     self.counts["skipped"] += 1
+                    self.skipped[record.slug] = record.row
                     continue
             kept.append(record)
         return kept
@@ -1337,8 +1427,8 @@ class Importer:
 
     def _copy_new(self, records, actors, sources):
         """PostgreSQL: the new events, their participants and citations, and the history of
-        each, written with COPY (ids drawn from the tables' sequences first, so that children
-        and history name them)."""
+        each, staged with COPY (ids drawn from the tables' sequences first, so that children
+        and history name them); _write_staged writes them at the end of the file."""
         participations, citations = [], []
         event_ids = self._next_ids(Event, len(records))
         for record, event_id in zip(records, event_ids, strict=True):
@@ -1380,7 +1470,7 @@ class Importer:
                 (Participation, participations),
                 (Citation, citations),
             ):
-                self._copy(cursor, model._meta.db_table, COPY_COLUMNS[model](), rows)
+                self._stage(cursor, model._meta.db_table, COPY_COLUMNS[model](), rows)
                 history = model.history.model
                 columns = [f.attname for f in history.tracked_fields]
                 stamp = {
@@ -1389,13 +1479,55 @@ class Importer:
                     "history_change_reason": "imported",
                     "history_user_id": self.user_id,
                 }
-                self._copy(
+                self._stage(
                     cursor,
                     history._meta.db_table,
                     [*columns, *stamp],
                     rows,
                     constant=tuple(stamp.values()),
                 )
+        self.new_ids += event_ids
+
+    def _stage(self, cursor, table, columns, rows, constant=()):
+        """COPY rows meant for `table` into a temporary table of the same columns (made at
+        the first chunk; gone at the end of the transaction). The events' stage also has the
+        country-id arrays, derived there before the events are written (_write_staged)."""
+        if table not in self.staged:
+            stage = f"import_stage_{len(self.staged)}"
+            names = [*columns, *(STAGED_ARRAYS if table == Event._meta.db_table else ())]
+            quoted = ", ".join(connection.ops.quote_name(c) for c in names)
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+                f"SELECT {quoted} FROM {table} WITH NO DATA"
+            )
+            self.staged[table] = (stage, quoted)
+        self._copy(cursor, self.staged[table][0], columns, rows, constant)
+
+    def _write_staged(self):
+        """The staged new events, children and history into their tables; the events last,
+        once their country involvements and country-id arrays are derived from the stage
+        (foreign keys are checked at commit), then their tallies. The participations carry
+        their event's start date already."""
+        if not self.staged:
+            return
+        ids = sorted(self.new_ids)
+        if ids[-1] - ids[0] + 1 == len(ids):
+            condition, params = "{col} BETWEEN %s AND %s", [ids[0], ids[-1]]
+        else:
+            condition, params = "{col} = ANY(%s)", [ids]
+        events = Event._meta.db_table
+        with connection.cursor() as cursor:
+            for table, (stage, quoted) in [
+                *((t, s) for t, s in self.staged.items() if t != events),
+                (events, self.staged[events]),
+            ]:
+                if table == events:
+                    derive_staged(cursor, stage, condition, params)
+                cursor.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage}")
+                cursor.execute(f"DROP TABLE {stage}")
+        self.staged = {}
+        rollups.tally_new(condition, params)
 
     @staticmethod
     def _next_ids(model, count):
@@ -1472,6 +1604,18 @@ class Importer:
             model.objects.bulk_update(changed, [changed_field])
             self._record_history(model, [(row, "+") for row in new] + [(r, "~") for r in changed])
 
+    def _links_to_skipped(self):
+        """Links that name a new event the file skipped as a duplicate (the event is neither
+        in the database nor written): problems of their rows."""
+        if not self.skipped:
+            return []
+        rows = set(self.skipped.values())
+        return [
+            (row, column, f"unknown event {other!r}")
+            for row, column, other in self.link_names
+            if other in self.skipped and row not in rows
+        ]
+
     def _write_links(self):
         """Links go in last: they may name events further down the file. The links of every
         created or updated event become the file's, in both directions."""
@@ -1480,16 +1624,10 @@ class Importer:
         for start in range(0, len(slugs), 5000):
             part = slugs[start : start + 5000]
             ids.update(Event.objects.filter(slug__in=part).values_list("slug", "id"))
-        wanted, problems = set(), []
-        for row, column, event_id, other, kind, outgoing in self.pending_links:
-            if other not in ids:
-                problems.append((row, column, f"unknown event {other!r}"))
-                continue
+        wanted = set()
+        for _, _, event_id, other, kind, outgoing in self.pending_links:
             pair = (event_id, ids[other]) if outgoing else (ids[other], event_id)
             wanted.add((*pair, kind))
-        if problems:
-            # An event missing from file and database (say, skipped as a duplicate).
-            raise ImportProblems(problems)
         written = list(self.written_ids)
         stored = {}
         for start in range(0, len(written), 5000):
@@ -1526,12 +1664,6 @@ class Importer:
             ],
             batch_size=1000,
         )
-
-
-class ImportProblems(Exception):
-    def __init__(self, problems):
-        self.problems = problems
-        super().__init__(f"{len(problems)} problems")
 
 
 def run_import(path, fmt=None, *, dry_run=False, log=None, **options):

@@ -326,14 +326,57 @@ def _cell_change_sql(vendor, grains, sign):
     )
 
 
-def _change_cells(cursor, vendor, condition, params, sign, *, bulk):
+def _change_cells(cursor, vendor, condition, params, sign, *, bulk, delta=None):
     """Add (1) or take out (-1) the tallies `condition` selects (on `{col}`): all grains in one
     statement for a few events; grain by grain for a `bulk` write (many events, where one
-    statement would aggregate every cell at once)."""
+    statement would aggregate every cell at once). With `delta` (a temporary table of cells:
+    see refresh), the change is written there, to be applied once."""
     tallied = condition.format(col="t.event_id")
     for grains in [(grain,) for grain in GRAINS] if bulk else [GRAINS]:
         sql = _cell_change_sql(vendor, grains, sign).format(cond=tallied)
+        if delta:
+            sql = sql.replace("INSERT INTO events_aggregatecell", f"INSERT INTO {delta}")
+            sql = sql[: sql.index("\nORDER BY")]
         cursor.execute(sql, list(params) * len(grains))
+
+
+# The changes of many events' cells, summed per cell before they are applied: an event taken
+# out and put in again unchanged (an import's edit of its title) changes no cell, and a cell
+# many events share is written once, not once per batch of them.
+DELTA_TABLE = "rollup_cell_delta"
+APPLY_DELTA_SQL = """
+INSERT INTO events_aggregatecell ({key}, {measures})
+SELECT {key}, {sums} FROM {delta} t WHERE 1 = 1
+GROUP BY {key}
+HAVING {nonzero}
+ORDER BY {key}
+ON CONFLICT ({key}) DO UPDATE SET {increments}"""
+
+
+def _start_delta(cursor):
+    cursor.execute(f"DROP TABLE IF EXISTS {DELTA_TABLE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {DELTA_TABLE} AS SELECT {CELL_KEY}, "
+        f"{', '.join(CELL_MEASURES)} FROM events_aggregatecell LIMIT 0"
+    )
+    return DELTA_TABLE
+
+
+def _apply_delta(cursor, delta):
+    cursor.execute(
+        APPLY_DELTA_SQL.format(
+            key=CELL_KEY,
+            measures=", ".join(CELL_MEASURES),
+            sums=", ".join(f"SUM({name})" for name in CELL_MEASURES),
+            delta=delta,
+            nonzero=" OR ".join(f"SUM({name}) <> 0" for name in CELL_MEASURES),
+            increments=", ".join(
+                f"{name} = events_aggregatecell.{name} + excluded.{name}" for name in CELL_MEASURES
+            ),
+        )
+    )
+    cursor.execute("DELETE FROM events_aggregatecell WHERE events = 0")
+    cursor.execute(f"DROP TABLE {delta}")
 
 
 def _batches(event_ids=None, id_range=None):
@@ -347,12 +390,13 @@ def _batches(event_ids=None, id_range=None):
     ]
 
 
-def take_out(cursor, vendor, condition, params, *, bulk=False):
+def take_out(cursor, vendor, condition, params, *, bulk=False, delta=None):
     """Take the tallies of the events `condition` selects (on `{col}`) out of the cells, with
     the country involvements they were counted with (call it before those change). Returns
     the ids of the events they were tallied as parts of."""
-    _change_cells(cursor, vendor, condition, params, -1, bulk=bulk)
-    cursor.execute("DELETE FROM events_aggregatecell WHERE events = 0")
+    _change_cells(cursor, vendor, condition, params, -1, bulk=bulk, delta=delta)
+    if not delta:
+        cursor.execute("DELETE FROM events_aggregatecell WHERE events = 0")
     cursor.execute(
         "SELECT DISTINCT parent_id FROM events_tallypart WHERE " + condition.format(col="part_id"),
         params,
@@ -367,7 +411,7 @@ def take_out(cursor, vendor, condition, params, *, bulk=False):
     return parents
 
 
-def put_in(cursor, vendor, condition, params, *, bulk=False):
+def put_in(cursor, vendor, condition, params, *, bulk=False, delta=None):
     """Tally the published events `condition` selects (on `{col}`), with their country
     involvements as they now are, and add them to the cells. Returns the ids of the events
     they are parts of."""
@@ -400,7 +444,7 @@ def put_in(cursor, vendor, condition, params, *, bulk=False):
     ):
         cursor.execute(TALLY_KEYS_SQL.format(side=side, role=role, flag=flag, cond=tallied), params)
     cursor.execute(TALLY_PARTS_SQL.format(cond=tallied), [LinkKind.PART_OF.value, *params])
-    _change_cells(cursor, vendor, condition, params, 1, bulk=bulk)
+    _change_cells(cursor, vendor, condition, params, 1, bulk=bulk, delta=delta)
     cursor.execute(
         "SELECT DISTINCT parent_id FROM events_tallypart WHERE " + condition.format(col="part_id"),
         params,
@@ -423,20 +467,35 @@ def refresh(event_ids=None, *, id_range=None, using="default", change=None):
     connection = connections[using]
     vendor = vendor_of(using)
     parents = set()
+    batches = _batches(event_ids, id_range)
     with connection.cursor() as cursor:
-        for condition, params in _batches(event_ids, id_range):
+        # Many events: the cells' changes are summed first, then applied once.
+        many = id_range is not None or len(batches) > 1
+        delta = _start_delta(cursor) if many else None
+        for condition, params in batches:
             bulk = id_range is not None
-            parents |= take_out(cursor, vendor, condition, params, bulk=bulk)
+            parents |= take_out(cursor, vendor, condition, params, bulk=bulk, delta=delta)
             if change is not None:
                 change(cursor, condition, params)
-            parents |= put_in(cursor, vendor, condition, params, bulk=bulk)
+            parents |= put_in(cursor, vendor, condition, params, bulk=bulk, delta=delta)
         if id_range is not None:
             parents = {i for i in parents if not id_range[0] <= i <= id_range[1]}
         else:
             parents -= set(event_ids)
         for condition, params in _batches(parents):
-            take_out(cursor, vendor, condition, params)
-            put_in(cursor, vendor, condition, params)
+            take_out(cursor, vendor, condition, params, delta=delta)
+            put_in(cursor, vendor, condition, params, delta=delta)
+        if delta:
+            _apply_delta(cursor, delta)
+
+
+def tally_new(condition, params, using="default"):
+    """Put the tallies of events just written in bulk, which have none yet and are parts of
+    nothing yet (the import's new events: their links come after), into the cells. The
+    `condition` on `{col}` selects exactly them."""
+    tallied.send(sender=tally_new, using=using)
+    with connections[using].cursor() as cursor:
+        put_in(cursor, vendor_of(using), condition, params, bulk=True)
 
 
 def forget(event_id, using="default"):

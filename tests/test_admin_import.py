@@ -98,7 +98,7 @@ def test_the_example_file_reports_a_dry_run_then_imports_on_confirm(curator_clie
     assert response.status_code == 200
     report = response.context["report"]
     assert report["problems"] == []
-    assert report["counts"] == {"created": 4, "updated": 0, "unchanged": 0, "skipped": 0}
+    assert report["counts"] == {"created": 4, "updated": 0, "unchanged": 0, "skipped": 0, "duplicates": 0}
     assert '<td id="count-created">4</td>' in response.content.decode()
     # A dry run writes nothing, actors included; the upload waits for the confirmation.
     assert not Event.objects.filter(slug__in=EXAMPLE_SLUGS).exists()

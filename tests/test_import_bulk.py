@@ -5,10 +5,13 @@ checked against its definition recomputed in Python."""
 
 import csv
 import datetime
+import io
 import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events import importing
 from events.duplicates import find_duplicates
@@ -26,6 +29,7 @@ from tests.factories import make_actor, make_country, make_published_event
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
+ARRAYS = ("involved_country_ids", "initiator_country_ids", "target_country_ids")
 COLUMNS = [
     "slug",
     "kind",
@@ -136,13 +140,18 @@ def test_created_events_have_derived_columns_children_history_and_involvements(
         Participation.objects.values_list("id", flat=True)
     )
 
-    # The derived involvements are what a full recomputation gives.
-    written = set(CountryInvolvement.objects.values_list("event_id", "country_id", "as_initiator"))
+    # The derived involvements and country ids are what a full recomputation gives.
+    def derived():
+        return (
+            set(CountryInvolvement.objects.values_list("event_id", "country_id", "as_initiator")),
+            sorted(map(repr, Event.objects.values_list("pk", *ARRAYS))),
+        )
+
+    written = derived()
+    Event.objects.update(**dict.fromkeys(ARRAYS))
     refresh_involvements(list(Event.objects.values_list("pk", flat=True)))
-    assert written == set(
-        CountryInvolvement.objects.values_list("event_id", "country_id", "as_initiator")
-    )
-    assert written
+    assert written == derived()
+    assert written[0] and not Event.objects.filter(involved_country_ids__isnull=True).exists()
 
 
 def test_a_bad_row_in_a_later_chunk_leaves_nothing_written(tmp_path, reference_data, monkeypatch):
@@ -177,6 +186,75 @@ def test_dry_run_writes_nothing(tmp_path, reference_data):
     problems, counts, _ = run_import(write(tmp_path, [row("one"), row("two")]), dry_run=True)
     assert (problems, counts["created"]) == ([], 2)
     assert not Event.objects.exists() and not Event.history.model.objects.exists()
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "COPY", "CREATE", "DROP", "ALTER", "TRUNCATE")
+
+
+def test_a_dry_run_sends_no_write_to_the_database(tmp_path, reference_data, monkeypatch):
+    """A dry run reads: it counts what would be created and updated, across chunks, with new
+    actors and sources, and sends the database no statement that writes (it does not write
+    and roll back)."""
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    run_import(write(tmp_path, [row("stored")]))
+    stored = Event.objects.get(slug="stored")
+    rows = [
+        row(
+            f"new-{n}",
+            start_date=f"2018-04-{n + 1:02}",
+            citations=citations(f"https://example.org/new-{n}"),
+            participants="initiator:newcomer;target:russia",
+        )
+        for n in range(4)
+    ]
+    rows.append(row("stored", title="Changed", version=stored.version))
+    path = tmp_path / "events.csv"
+    with path.open("w", newline="") as handle:
+        out = csv.DictWriter(handle, [*COLUMNS, "version", "actors"])
+        out.writeheader()
+        actors = json.dumps([{"slug": "newcomer", "name": "A newcomer", "kind": "person"}])
+        for n, values in enumerate(rows):
+            out.writerow({**values, "actors": actors if n == 0 else ""})
+    with CaptureQueriesContext(connection) as queries:
+        problems, counts, _ = run_import(str(path), dry_run=True, create_actors=True)
+    assert problems == []
+    assert (counts["created"], counts["updated"]) == (4, 1)
+    sent = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    assert sent and not [sql for sql in sent if sql.startswith(WRITES)]
+    assert Event.objects.count() == 1 and Event.objects.get().title != "Changed"
+    assert not Event.objects.filter(slug="new-0").exists()
+
+
+def test_the_duplicate_check_reads_what_was_stored_before_the_import(
+    tmp_path, reference_data, monkeypatch
+):
+    """Rows alike (same kind, day, initiator and target) are checked against the events
+    stored before the import, never against the file's own rows written by earlier chunks:
+    the finder's work per chunk does not grow with the file (one query a chunk, and its
+    answers name stored events only)."""
+    monkeypatch.setattr(importing, "CHUNK", 5)
+    run_import(write(tmp_path, [row("stored")]))
+    calls = []
+    real_matches = importing.duplicates.matches
+
+    def counting(candidates, limit=1):
+        found = real_matches(candidates, limit)
+        calls.append((len([c for c in candidates if c]), found))
+        return found
+
+    monkeypatch.setattr(importing.duplicates, "matches", counting)
+    rows = [row(f"alike-{n}") for n in range(40)]
+    problems, counts, duplicates = run_import(write(tmp_path, rows), publish=True)
+    assert (problems, counts["created"]) == ([], 40)
+    assert [asked for asked, _ in calls] == [5] * 8
+    assert {slug for _, _, slug in duplicates} == {"stored"}
+    assert len(duplicates) == 40
+    # Imported again under new slugs: each is like the 41 stored ones, and names the first.
+    calls.clear()
+    rows = [row(f"again-{n}") for n in range(40)]
+    _, _, duplicates = run_import(write(tmp_path, rows), publish=True)
+    assert [asked for asked, _ in calls] == [5] * 8
+    assert {slug for _, _, slug in duplicates} == {"stored"}
 
 
 @pytest.mark.parametrize("with_countries", [False, True])
@@ -292,3 +370,48 @@ def test_duplicates_found_per_chunk_follow_the_definition(tmp_path, with_countri
         stored["long"].slug,
         both.slug,
     ]
+
+
+def test_duplicates_are_all_counted_and_the_first_listed(tmp_path, reference_data, monkeypatch):
+    """A file of copies keeps no line per row in memory: the first DUPLICATES_LISTED are
+    listed, all are counted, and the command says how many it did not list."""
+    monkeypatch.setattr(importing, "DUPLICATES_LISTED", 3)
+    run_import(write(tmp_path, [row("stored")]))
+    path = write(tmp_path, [row(f"copy-{n}") for n in range(5)])
+    _, counts, duplicates = run_import(path, dry_run=True)
+    assert (counts["duplicates"], len(duplicates)) == (5, 3)
+    out = io.StringIO()
+    call_command("import_events", path, "--dry-run", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().count("looks like a duplicate of 'stored'") == 3
+    assert "… and 2 more rows that look like duplicates (the first 3 are listed)" in out.getvalue()
+
+
+def test_an_update_rederives_only_what_its_changes_reach(tmp_path, reference_data):
+    """A changed title leaves the derived rows alone (no statement touches them); a changed
+    date refreshes them, as a full recomputation would."""
+    run_import(write(tmp_path, [row("talks")]), publish=True)
+    event = Event.objects.get(slug="talks")
+
+    def update(**fields):
+        path = tmp_path / "update.csv"
+        with path.open("w", newline="") as handle:
+            out = csv.DictWriter(handle, [*COLUMNS, "version"])
+            out.writeheader()
+            version = Event.objects.get(pk=event.pk).version
+            out.writerow({**row("talks"), **fields, "version": version})
+        with CaptureQueriesContext(connection) as queries:
+            problems, counts, _ = run_import(str(path), publish=True)
+        assert (problems, counts["updated"]) == ([], 1)
+        return [q["sql"] for q in queries.captured_queries]
+
+    sent = update(title="Renamed")
+    assert not [sql for sql in sent if "events_countryinvolvement" in sql]
+    assert not [sql for sql in sent if "events_aggregatecell" in sql]
+    sent = update(title="Renamed", start_date="2018-03-20")
+    assert [sql for sql in sent if "events_countryinvolvement" in sql]
+    assert set(CountryInvolvement.objects.values_list("start_date", flat=True)) == {D(2018, 3, 20)}
+    kept = set(CountryInvolvement.objects.values_list("event_id", "country_id", "start_date"))
+    refresh_involvements([event.pk])
+    assert kept == set(
+        CountryInvolvement.objects.values_list("event_id", "country_id", "start_date")
+    )

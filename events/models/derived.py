@@ -3,6 +3,8 @@
 end. The save signals here run for ordinary saves; bulk paths (import, synthetic generator)
 call refresh_involvements() for what they wrote."""
 
+import re
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
@@ -191,6 +193,17 @@ WHERE {e} AND e.involved_country_ids IS NOT NULL
 """
 
 
+# The event's own columns that what refresh_involvements() derives depends on (with its
+# participants' actors and roles, and its links): the involvements (location, kind, dates),
+# the participations' date, and the rollup tallies (rollups.MATCHING_COLUMNS, published only).
+# An edit that changes none of them (a title, a summary) leaves all of it as it was.
+DERIVED_FROM = (
+    *(column for column in rollups.MATCHING_COLUMNS if column != "id"),
+    "location_country_id",
+    "review_state",
+)
+
+
 def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
     """Recompute what is derived from these events' participants, location, kind, dates,
     figures and review state (or those of ids in `id_range`): their CountryInvolvement rows,
@@ -214,6 +227,28 @@ def refresh_involvements(event_ids=None, *, id_range=None, using="default"):
         cursor.execute(PARTICIPATION_DATES_SQL.format(p=condition.format(col="p.event_id")), params)
 
     rollups.refresh(event_ids, id_range=id_range, using=using, change=derive)
+
+
+def derive_staged(cursor, events_table, condition, params):
+    """PostgreSQL: the country involvements and country-id arrays of new events that are
+    still in `events_table` (the import's staging table, with events_event's columns), so that
+    they are written once, complete. The same SQL as refresh_involvements(), reading the
+    events from there; {col} of `condition` is an event id."""
+
+    def staged(sql):
+        return re.sub(r"\bevents_event\b", events_table, sql)
+
+    cursor.execute(
+        staged(
+            INVOLVEMENT_SQL.format(
+                p=condition.format(col="p.event_id"), e=condition.format(col="e.id")
+            )
+        ),
+        params * 3,
+    )
+    cursor.execute(
+        staged(COUNTRY_IDS_SQL["postgresql"].format(v=condition.format(col="v.event_id"))), params
+    )
 
 
 @receiver(pre_save, sender=Event)

@@ -61,11 +61,16 @@ class Command(BaseCommand):
             raise CommandError(f"{options['file']}: no such file") from error
         except OSError as error:  # a directory, no permission to read
             raise CommandError(f"{options['file']}: {error.strerror}") from error
+        action = "skipped" if options["skip_duplicates"] else "imported anyway"
         for row, slug, existing in duplicates:
-            action = "skipped" if options["skip_duplicates"] else "imported anyway"
             self.stdout.write(
                 f"row {row}: {slug!r} looks like a duplicate of {existing!r} "
                 f"(same kind, overlapping dates, same initiator and target); {action}"
+            )
+        if counts and counts["duplicates"] > len(duplicates):
+            self.stdout.write(
+                f"… and {counts['duplicates'] - len(duplicates)} more rows that look like "
+                f"duplicates (the first {len(duplicates)} are listed); {action}"
             )
         if problems:
             for problem in problems:
