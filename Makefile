@@ -29,9 +29,14 @@ setup: venv
 	$(DEV_ENV) $(PY) manage.py load_fixtures
 	$(DEV_ENV) $(PY) manage.py ensure_admin
 
-## Serve on http://127.0.0.1:$(PORT) with the fixtures loaded.
+# The background worker (`manage.py run_huey`: the admin's imports) runs beside the server and
+# stops with it: the trap ends it however the server ends (Ctrl-C, an error, a kill).
+WITH_WORKER = worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM;
+
+## Serve on http://127.0.0.1:$(PORT) with the fixtures loaded, and the background worker.
 run: setup
-	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin at /admin/)"
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (admin at /admin/), with the worker for imports"
+	$(DEV_ENV) $(PY) manage.py run_huey & $(WITH_WORKER) \
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 .local/secret-key:
@@ -40,11 +45,13 @@ run: setup
 	chmod 600 $@
 
 ## Production setup, locally: gunicorn with $(WORKERS) sync workers (2 x cores + 1), debug off,
-## static files collected and served by whitenoise, `check --deploy` clean. Put TLS (and the
-## HTTP-to-HTTPS redirect) in the proxy in front; DJANGO_SECURE_SSL_REDIRECT=1 to let Django do it.
+## static files collected and served by whitenoise, `check --deploy` clean, and the background
+## worker. Put TLS (and the HTTP-to-HTTPS redirect) in the proxy in front;
+## DJANGO_SECURE_SSL_REDIRECT=1 to let Django do it.
 serve: setup .local/secret-key
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(SERVE_ENV) $(PY) manage.py run_huey & $(WITH_WORKER) \
 	$(SERVE_ENV) $(VENV)/bin/gunicorn diplomacy.wsgi:application --bind 127.0.0.1:$(PORT) \
 	  --workers $(WORKERS) --access-logfile - --max-requests 10000 --max-requests-jitter 500
 

@@ -8,7 +8,8 @@ One module, driven by environment variables with safe local defaults:
 - ``DJANGO_SECRET_KEY``: required when debug is off; a development key is used only in debug.
 - ``DJANGO_ALLOWED_HOSTS``: comma-separated host names (``localhost,127.0.0.1`` by default).
 - ``REDIS_URL``: ``redis://host:port/db`` for the shared cache; when unset, a local-memory cache
-  (each process its own).
+  (each process its own); the background jobs' queue too (a SQLite file under ``.local/``
+  when unset).
 """
 
 import os
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    # Background jobs: `manage.py run_huey` (the worker), configured by HUEY below.
+    "huey.contrib.djhuey",
     "events",
 ]
 
@@ -107,6 +110,12 @@ DATABASES = {
     )
 }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Write-ahead logging: pages (an import job's among them) read on while the worker's import
+    # writes; with the default rollback journal, every reader waits for the import's commit.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "init_command", "PRAGMA journal_mode=WAL;"
+    )
 
 # Read replicas (diplomacy/routers.py): `DATABASE_REPLICA_URLS=postgres://…,postgres://…`.
 # The word `primary` stands for a second alias to the primary itself (the tests use it).
@@ -182,7 +191,8 @@ CACHES = {
 }
 if REDIS_URL:
     CACHES["default"].update(
-        BACKEND="django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with one client per connection pool (diplomacy/cache.py).
+        BACKEND="diplomacy.cache.RedisCache",
         LOCATION=REDIS_URL,
         # A Redis that does not answer fails the request within a second rather than
         # holding the worker.
@@ -205,6 +215,32 @@ RESPONSE_CACHE_SECONDS = int(os.environ.get("RESPONSE_CACHE_SECONDS", "300"))
 RESPONSE_CACHE_MAX_BYTES = int(os.environ.get("RESPONSE_CACHE_MAX_BYTES", str(2 * 1024 * 1024)))
 # How long a proxy or CDN may keep an anonymous response (Cache-Control: public, max-age).
 PUBLIC_MAX_AGE = int(os.environ.get("PUBLIC_MAX_AGE", "60"))
+
+# Background jobs (huey, events/tasks.py): an admin upload is stored, then checked and
+# imported by the worker, `manage.py run_huey`, which `make run` and `make serve` start beside
+# the server. The queue (and the running imports' progress) is in Redis when `REDIS_URL` is set;
+# otherwise in a SQLite file of its own, never the data's database, whose write lock a long
+# import holds. `HUEY_IMMEDIATE=1` runs each job inside the request instead (no worker).
+HUEY_SQLITE_PATH = Path(os.environ.get("HUEY_SQLITE_PATH", BASE_DIR / ".local" / "huey.sqlite3"))
+HUEY = {
+    "name": os.environ.get("HUEY_QUEUE_NAME", "diplomacy"),
+    # djhuey's default is DEBUG, which would run `make run`'s imports inside the request.
+    "immediate": env_bool("HUEY_IMMEDIATE"),
+    # A job's outcome is its ImportJob row; huey keeps no results.
+    "results": False,
+    "huey_class": "huey.RedisHuey" if REDIS_URL else "huey.SqliteHuey",
+    "connection": {"url": REDIS_URL} if REDIS_URL else {"filename": str(HUEY_SQLITE_PATH)},
+    # One import at a time per worker process: they hold the database's write locks anyway.
+    "consumer": {"workers": int(os.environ.get("HUEY_WORKERS", "1")), "worker_type": "thread"},
+}
+if not REDIS_URL:
+    HUEY_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+# Where uploads wait for their job: outside any served directory, on a disk the worker reads
+# (a directory both share when the worker runs on another host).
+IMPORT_UPLOAD_DIR = Path(os.environ.get("IMPORT_UPLOAD_DIR", BASE_DIR / ".local" / "imports"))
+# The largest admin upload; the request only stores it, so a proxy's body limit and free disk
+# space are what bound it.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(2 * 1024**3)))
 
 # The public REST API (events/api/). Token authentication first, so that an anonymous write
 # is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.
@@ -249,4 +285,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    # The worker says which jobs it runs (once: run_huey adds no handler of its own then).
+    "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

@@ -12,10 +12,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from huey.contrib.djhuey import HUEY
 from rest_framework.test import APIClient
 
 from events import importing
-from events.admin import importing as events_admin
 from events.groups import CURATORS
 from events.importing import JSON_MAX_DEPTH, TEXT_MAX_LENGTH
 from events.models import Actor, Citation, Event, Participation, Source
@@ -37,9 +37,16 @@ def reference_data():
 
 
 @pytest.fixture(autouse=True)
-def upload_dir(tmp_path, monkeypatch):
-    """Admin uploads wait in the test's own directory, not the shared temporary one."""
-    monkeypatch.setattr(events_admin, "IMPORT_DIR", tmp_path / "uploads")
+def upload_dir(tmp_path, settings):
+    """Admin uploads wait in the test's own directory."""
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_at_once(monkeypatch):
+    """The admin's import jobs run inside the request that queues them (tests/test_import_jobs.py
+    runs them through a real queue and worker)."""
+    monkeypatch.setattr(HUEY, "immediate", True)
 
 
 @pytest.fixture
@@ -127,9 +134,11 @@ def problems_of(tmp_path, content, name, **options):
 def admin_problems(client, content, name):
     data = content if isinstance(content, bytes) else content.encode()
     response = client.post(IMPORT, {"file": SimpleUploadedFile(name, data)})
-    assert response.status_code == 200
-    assert response.context["token"] == ""  # nothing to confirm
-    return response.context["report"]["problems"]
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert not page.context["job"].confirmable  # nothing to confirm
+    return page.context["report"]["problems"]
 
 
 # --- 1. JSON nested deeper than the limit ----------------------------------------------------

@@ -19,9 +19,10 @@ What it guarantees, and where:
 - Scale: no widget loads a whole table (autocomplete everywhere, the selected option comes from
   the row already loaded), no column runs a query per row, sorting only by indexed columns, and
   no COUNT(*) over the whole events table on PostgreSQL.
-- Bulk data: curators import a CSV or JSON file after reading its dry-run report
-  (`EventAdmin.import_view`); a save that looks like an existing event warns with links to it;
-  editors merge two events into one (`merge_selected`), whose old slug then redirects.
+- Bulk data: curators import a CSV or JSON file after reading its dry-run report, both run
+  as background jobs (`EventAdmin.import_view`, events/tasks.py); a save that looks like an
+  existing event warns with links to it; editors merge two events into one (`merge_selected`),
+  whose old slug then redirects.
 """
 
 from . import (
@@ -31,6 +32,5 @@ from . import (
     records,  # noqa: F401 (registers its admins)
 )
 from .common import EventAdminForm, SeenVersionForm
-from .importing import IMPORT_SESSION_KEY
 
-__all__ = ["IMPORT_SESSION_KEY", "EventAdminForm", "SeenVersionForm"]
+__all__ = ["EventAdminForm", "SeenVersionForm"]

@@ -3,22 +3,26 @@ curator's change to a published event), the changelist, actions, import and merg
 
 import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import CheckConstraint, Max, Min, Prefetch, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from .. import writes
+from diplomacy.routers import pin_to_primary
+
+from .. import tasks, writes
 from ..duplicates import duplicates_of
 from ..filters import EventFilter, resolve_actor, resolve_country, resolve_source, whole_number
 from ..models import (
@@ -28,10 +32,12 @@ from ..models import (
     EventLink,
     EventProposal,
     EventQuerySet,
+    ImportJob,
     Participation,
     ReviewState,
     Role,
 )
+from ..tasks import IMPORT_OPTIONS
 from .common import (
     CAPPED_COUNT,
     ESTIMATE_COUNT_ABOVE,
@@ -47,15 +53,7 @@ from .common import (
     event_dates,
     refusal_text,
 )
-from .importing import (
-    IMPORT_MAX_BYTES,
-    IMPORT_OPTIONS,
-    IMPORT_SESSION_KEY,
-    ImportForm,
-    discard_pending_import,
-    import_report,
-    keep_pending_import,
-)
+from .importing import RECENT_IMPORTS, ImportForm, job_context
 from .proposals import EventProposalAdmin
 
 # --- Inline formsets: constraint messages and the publish rule on submitted rows ------------
@@ -671,72 +669,84 @@ class EventAdmin(
     # Import ------------------------------------------------------------------------------
 
     def get_urls(self):
-        import_url = path(
-            "import/",
-            self.admin_site.admin_view(self.import_view),
-            name="events_event_import",
-        )
-        return [import_url, *super().get_urls()]
+        urls = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="events_event_import",
+            ),
+            path(
+                "import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="events_event_import_job",
+            ),
+        ]
+        return urls + super().get_urls()
 
     def import_view(self, request):
-        """Import events from a CSV or JSON file: upload it with the options, read the dry
-        run's report (what would be created, updated, left unchanged; duplicates; every
-        problem by row and column), then confirm, which checks the file again and imports it."""
+        """Import events from a CSV or JSON file: upload it with the options; a background job
+        checks it (a dry run) and its page reports what would be created, updated, left
+        unchanged, the duplicates and every problem by row and column; confirm there, and a
+        second job imports it. Lists the user's recent imports."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         may_publish = can_publish(request)
-        pending = request.session.get(IMPORT_SESSION_KEY)
-        report, form = None, None
-        if request.method == "POST" and ("_confirm" in request.POST or "_cancel" in request.POST):
-            if not pending or request.POST.get("token") != pending.get("token"):
-                self.message_user(
-                    request,
-                    "This upload is no longer waiting (it was imported, cancelled or replaced "
-                    "by another upload): upload the file again.",
-                    messages.WARNING,
-                )
-                return HttpResponseRedirect(reverse("admin:events_event_import"))
-            if "_cancel" in request.POST:
-                discard_pending_import(request)
-                self.message_user(request, "Import cancelled; nothing was written.")
-                return HttpResponseRedirect(reverse("admin:events_event_import"))
-            # The database may have changed since the dry run: the real run validates again.
-            report = import_report(request, pending, dry_run=False)
-            discard_pending_import(request)
-            if not report["problems"]:
-                counts = report["counts"]
-                summary = (
-                    f"Imported {report['name']}: created {counts['created']}, updated "
-                    f"{counts['updated']}, left {counts['unchanged']} unchanged"
-                    + (f", skipped {counts['skipped']} duplicates" if counts["skipped"] else "")
-                    + "."
-                )
-                self.message_user(request, summary, messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:events_event_changelist"))
-        elif request.method == "POST":
+        form = ImportForm(may_publish=may_publish)
+        if request.method == "POST":
             form = ImportForm(request.POST, request.FILES, may_publish=may_publish)
             if form.is_valid():
                 options = {name: form.cleaned_data.get(name, False) for name in IMPORT_OPTIONS}
-                pending = keep_pending_import(request, form.cleaned_data["file"], options)
-                report = import_report(request, pending, dry_run=True)
-                if report["problems"]:
-                    discard_pending_import(request)  # nothing to confirm
-                form = ImportForm(may_publish=may_publish, initial=options)
-        if form is None:
-            form = ImportForm(may_publish=may_publish)
+                tasks.remove_expired_uploads()
+                try:
+                    job = tasks.start_import(request.user, form.cleaned_data["file"], options)
+                except (OSError, DatabaseError) as error:  # a full disk, a locked database
+                    form.add_error("file", f"The file could not be stored: {error}")
+                else:
+                    return HttpResponseRedirect(job.get_absolute_url())
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Import events",
             "form": form,
-            "report": report,
-            # Only a clean dry run can be confirmed.
-            "token": pending["token"]
-            if report and report["dry_run"] and not report["problems"]
-            else "",
-            "max_megabytes": IMPORT_MAX_BYTES // (1024 * 1024),
+            "jobs": ImportJob.objects.filter(user=request.user)[:RECENT_IMPORTS],
+            "max_size": settings.IMPORT_MAX_BYTES,
         }
         return TemplateResponse(request, "admin/events/event/import.html", context)
+
+    def import_job_view(self, request, job_id):
+        """An import job's page, the uploader's (and superusers'): its state, its progress
+        while it runs (the page reloads itself), and its report once it ends. A dry run that
+        found no problems is confirmed here (a second job imports the file) or cancelled."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        pin_to_primary()  # the worker writes the job: a replica may not have it yet
+        job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=job_id)
+        if request.method == "POST" and "_confirm" in request.POST:
+            confirmation = tasks.confirm_import(job)
+            if confirmation is None:
+                self.message_user(
+                    request,
+                    "This dry run can no longer be imported (it was imported, cancelled, or "
+                    "its upload expired): upload the file again.",
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(job.get_absolute_url())
+            return HttpResponseRedirect(confirmation.get_absolute_url())
+        if request.method == "POST" and "_cancel" in request.POST:
+            if tasks.cancel_import(job):
+                self.message_user(request, "Import cancelled; nothing was written.")
+            else:
+                self.message_user(
+                    request, "This dry run was already imported or cancelled.", messages.WARNING
+                )
+            return HttpResponseRedirect(reverse("admin:events_event_import"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{'Dry run' if job.dry_run else 'Import'} of {job.file_name}",
+            **job_context(job),
+        }
+        return TemplateResponse(request, "admin/events/event/import_job.html", context)
 
     # Duplicates and merging ------------------------------------------------------------------
 

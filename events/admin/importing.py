@@ -1,35 +1,21 @@
-"""Import from a file in the admin: upload, dry-run report, confirm (events/importing.py
-does the work)."""
+"""Import from a file in the admin: the upload form, and what the page of an import job shows
+(events/tasks.py runs the jobs; events/importing.py does the work)."""
 
-import secrets
-import tempfile
-import time
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from ..importing import FileProblem, run_import
-from ..importing import describe_problem as describe_row_problem
-from ..models import (
-    Event,
-)
-from .common import can_publish
+from ..models import Event, JobState
+from ..tasks import IMPORT_FORMATS, REPORT_MAX_ITEMS, progress_of
 
-# --- Import from a file: upload, dry-run report, confirm --------------------------------------
-
-# Uploads wait here between the report and the confirmation: outside any served directory,
-# readable by this user only, named at random. One pending upload per session.
-IMPORT_DIR = Path(tempfile.gettempdir()) / "diplomacy-admin-imports"
-IMPORT_SESSION_KEY = "events_pending_import"
-# Larger files belong to `manage.py import_events`, which shows progress and needs no request.
-IMPORT_MAX_BYTES = 20 * 1024 * 1024
-# An upload never confirmed nor cancelled is removed at the next upload after this long.
-IMPORT_KEPT_SECONDS = 24 * 3600
-IMPORT_FORMATS = {".csv": "csv", ".json": "json"}
-IMPORT_OPTIONS = ["create_actors", "skip_duplicates", "publish"]
+# The job's page reloads itself this often while the job waits or runs.
+REFRESH_SECONDS = 2
+# The import page lists the user's latest jobs.
+RECENT_IMPORTS = 10
 
 
 class ImportForm(forms.Form):
@@ -65,103 +51,59 @@ class ImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in IMPORT_FORMATS:
             raise ValidationError("Upload a .csv or a .json file.")
-        if upload.size > IMPORT_MAX_BYTES:
+        if upload.size > settings.IMPORT_MAX_BYTES:
             raise ValidationError(
-                "This file is larger than %(limit)d MB: import it with "
-                "`manage.py import_events`, which streams files of any size.",
-                params={"limit": IMPORT_MAX_BYTES // (1024 * 1024)},
+                "This file is larger than %(limit)s: import it with `manage.py import_events`.",
+                params={"limit": filesizeformat(settings.IMPORT_MAX_BYTES)},
             )
         return upload
 
 
-def _pending_path(pending):
-    # The stored name is ours, but check it anyway: a session is not a place to trust paths.
-    name = Path(str(pending.get("file", ""))).name
-    return IMPORT_DIR / name if name and name == pending.get("file") else None
+def option_labels(options):
+    return [ImportForm.base_fields[name].label for name, on in options.items() if on]
 
 
-def discard_pending_import(request):
-    """Forget this session's pending upload and delete its file."""
-    pending = request.session.pop(IMPORT_SESSION_KEY, None)
-    if pending and (file := _pending_path(pending)) is not None:
-        file.unlink(missing_ok=True)
-
-
-def keep_pending_import(request, upload, options):
-    """Save the upload for the confirmation step; returns the session's pending import."""
-    discard_pending_import(request)
-    IMPORT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    cutoff = time.time() - IMPORT_KEPT_SECONDS
-    for old in IMPORT_DIR.iterdir():
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    suffix = Path(upload.name).suffix.lower()
-    with tempfile.NamedTemporaryFile(
-        dir=IMPORT_DIR, prefix="import-", suffix=suffix, delete=False
-    ) as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    pending = {
-        "token": secrets.token_urlsafe(16),
-        "file": Path(out.name).name,
-        "name": Path(upload.name).name,
-        "format": IMPORT_FORMATS[suffix],
-        "options": options,
-    }
-    request.session[IMPORT_SESSION_KEY] = pending
-    return pending
-
-
-def describe_problem(problem):
-    """A problem of an import as the report lists it: a row's as the command prints it; the
-    file's as a sentence that names its line."""
-    if isinstance(problem, FileProblem):
-        where = f" (line {problem.line})" if problem.line else ""
-        return f"The file {problem.message}{where}."
-    return describe_row_problem(problem)
-
-
-def import_report(request, pending, *, dry_run):
-    """Run the import of a pending upload (a dry run, or for real) and describe the outcome."""
-    options = dict(pending["options"])
-    options["publish"] = options.get("publish", False) and can_publish(request)
-    file = _pending_path(pending)
-    refused = []
-    try:
-        # A file that is not UTF-8, CSV or JSON is one problem, at its line (run_import).
-        problems, counts, duplicates = run_import(
-            str(file), pending["format"], dry_run=dry_run, user=request.user, **options
-        )
-    except DatabaseError as error:
-        # The database refused a write that validation let through (say, a row added in the
-        # meantime): the transaction rolled back, so nothing was written.
-        refused = [f"The database refused the import, so nothing was written: {error}"]
-        problems, counts, duplicates = [], None, []
-    if counts is not None and not any(counts.values()):
-        message = (
-            "holds no events (a CSV needs rows under its header; JSON, "
-            "an event object or a list of them)"
-        )
-        problems, counts = [FileProblem(None, message)], None
-    existing = dict(
-        Event.objects.filter(slug__in=[slug for _, _, slug in duplicates]).values_list("slug", "pk")
-    )
-    return {
-        "dry_run": dry_run,
-        "name": pending["name"],
-        "options": [ImportForm.base_fields[name].label for name in options if options[name]],
-        "counts": counts,
-        "problems": refused + [describe_problem(problem) for problem in problems],
-        "duplicates": [
+def job_context(job):
+    """What the page of a job shows: its state, its progress while it runs, and its report
+    once it ends, each duplicate linked to the existing event it looks like."""
+    report = job.report
+    duplicates = []
+    if report:
+        slugs = {duplicate["existing"] for duplicate in report["duplicates"]}
+        existing = dict(Event.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        duplicates = [
             {
-                "row": row,
-                "slug": slug,
-                "existing": existing_slug,
-                "url": reverse("admin:events_event_change", args=[existing[existing_slug]])
-                if existing_slug in existing
+                **duplicate,
+                "url": reverse("admin:events_event_change", args=[existing[duplicate["existing"]]])
+                if duplicate["existing"] in existing
                 else None,
             }
-            for row, slug, existing_slug in duplicates
-        ],
-        "skipped_duplicates": options.get("skip_duplicates", False),
+            for duplicate in report["duplicates"]
+        ]
+    return {
+        "job": job,
+        "options": option_labels(job.options),
+        "report": report,
+        "duplicates": duplicates,
+        "skipped_duplicates": job.options.get("skip_duplicates", False),
+        **progress_context(job),
+        "rows_read": f"{job.rows_read:,}",
+        "refresh": None if job.finished else REFRESH_SECONDS,
+        "shown_at_most": REPORT_MAX_ITEMS,
     }
+
+
+def progress_context(job):
+    """A running job's progress in words, and as a percentage of the file read (None when
+    the worker could not tell)."""
+    progress = progress_of(job) if job.state == JobState.RUNNING else None
+    if not progress:
+        return {"progress": None, "percent": None}
+    text = f"Read {progress['rows']:,} rows"
+    percent = None
+    if progress.get("bytes") is not None and job.file_size:
+        percent = min(100, round(100 * progress["bytes"] / job.file_size))
+        text += (
+            f": {filesizeformat(progress['bytes'])} of {filesizeformat(job.file_size)} ({percent}%)"
+        )
+    return {"progress": text + ".", "percent": percent}

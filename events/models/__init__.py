@@ -5,7 +5,8 @@
 - reference: countries, actors (offices, bloc memberships), sources;
 - events: events, participants, citations, links, aliases, proposals;
 - derived: the rows and columns derived from them, and the signals that keep them in step;
-- rollups: the tallies and cells the aggregates read (kept in step by events/rollups.py).
+- rollups: the tallies and cells the aggregates read (kept in step by events/rollups.py);
+- jobs: the admin's background imports (run by events/tasks.py).
 
 Everything is importable from `events.models`, as before the split.
 """
@@ -47,6 +48,7 @@ from .events import (
     period_end,
     sides_prefetch,
 )
+from .jobs import ImportFormat, ImportJob, JobState
 from .reference import (
     Actor,
     Country,
@@ -77,6 +79,9 @@ __all__ = [
     "EventQuerySet",
     "EventStatus",
     "EventTally",
+    "ImportFormat",
+    "ImportJob",
+    "JobState",
     "LinkKind",
     "Membership",
     "Office",
