@@ -25,14 +25,20 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "diplomacy.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("API_ANON_THROTTLE", "100000000/hour")
-os.environ.setdefault("CSV_ANON_THROTTLE", "100000000/hour")
-os.environ.setdefault("PAGES_ANON_THROTTLE", "100000000/hour")
+# Rates no run reaches, per second: DRF's throttle keeps a list of the client's requests in the
+# window and reads and writes it whole on every request. Per hour, every request of the run
+# (all from one address) would stay in it, tens of thousands, a cost no real client's list
+# reaches (the API's 1,000/hour caps it at 1,000); per second it holds about a second's worth.
+os.environ.setdefault("API_ANON_THROTTLE", "100000000/s")
+os.environ.setdefault("CSV_ANON_THROTTLE", "100000000/s")
+os.environ.setdefault("PAGES_ANON_THROTTLE", "100000000/s")
 
 import django  # noqa: E402
 
 django.setup()
 
+# The baseline's SQL, shared with the bare app (bench/, beside this script, is on sys.path).
+from bare_app import RAW_LIST  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -145,37 +151,11 @@ class Bench:
         return "\n".join(lines)
 
 
-# The event's own columns that the API shows (events/shape.py), for the raw query.
+# The event's own columns that the API shows (events/shape.py), for the raw query (RAW_LIST,
+# in bare_app.py).
 RAW_COLUMNS = ", ".join(
     f"ev.{field.name}" for field in shape.FIELDS if field.lookups == (field.name,)
 )
-RAW_LIST = """
-SELECT json_agg(e ORDER BY e.start_date DESC, e.id DESC) FROM (
-  SELECT ev.id, {columns},
-    json_build_object('country', c.code, 'country_name', c.name, 'place', ev.place) AS location,
-    (SELECT coalesce(json_agg(json_build_object('actor', a.slug, 'actor_name', a.name,
-        'actor_kind', a.kind, 'country', ac.code, 'role', p.role) ORDER BY p.position, p.id), '[]')
-     FROM events_participation p JOIN events_actor a ON a.id = p.actor_id
-     LEFT JOIN events_country ac ON ac.id = a.country_id WHERE p.event_id = ev.id) AS participants,
-    (SELECT coalesce(json_agg(json_build_object('source', s.id, 'source_url', s.url,
-        'source_title', s.title, 'source_publisher', s.publisher,
-        'source_published_on', s.published_on, 'locator', ci.locator, 'note', ci.note)
-        ORDER BY ci.id), '[]')
-     FROM events_citation ci JOIN events_source s ON s.id = ci.source_id
-     WHERE ci.event_id = ev.id) AS citations,
-    (SELECT coalesce(json_agg(json_build_object('kind', l.kind, 'event', o.slug,
-        'title', o.title)), '[]')
-     FROM events_eventlink l JOIN events_event o ON o.id = l.to_event_id
-     WHERE l.from_event_id = ev.id) AS links_out,
-    (SELECT coalesce(json_agg(json_build_object('kind', l.kind, 'event', o.slug,
-        'title', o.title)), '[]')
-     FROM events_eventlink l JOIN events_event o ON o.id = l.from_event_id
-     WHERE l.to_event_id = ev.id) AS links_in
-  FROM events_event ev LEFT JOIN events_country c ON c.id = ev.location_country_id
-  WHERE ev.review_state = 'published' {where}
-  ORDER BY ev.start_date DESC, ev.id DESC LIMIT 50
-) e
-"""
 
 
 def raw_list(where="", params=()):
@@ -267,7 +247,9 @@ def date_after_for(rows_wanted):
 
 
 def export_and_import(rows_wanted, export_all=False):
-    """Export rate and peak memory; import rate into an empty database. Yields table rows."""
+    """Export rate and peak memory; import rates into this database, measured and rolled
+    back (bench/import_probe.py), beside the COPY of the same file as a baseline. Yields
+    (name, events, seconds, peak RSS MB, note)."""
     env = {**os.environ}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "export.csv"
@@ -282,19 +264,7 @@ def export_and_import(rows_wanted, export_all=False):
         exported = count_csv_rows(out)
         yield ("export_events (CSV)", exported, seconds, peak, "")
         if connection.vendor == "postgresql":
-            try:
-                # The window's links name events outside it, which the empty database lacks
-                # (the importer refuses such a file): the sample goes in without its links.
-                sample = Path(tmp) / "sample.csv"
-                without_links(out, sample)
-                target = clone_reference_database(env)
-                seconds, peak = run_measured(
-                    [PYTHON, "manage.py", "import_events", str(sample), "--publish", "-v", "0"],
-                    {**env, "DATABASE_URL": target},
-                )
-                yield ("import_events (CSV, new events)", exported, seconds, peak, "")
-            except (RuntimeError, subprocess.CalledProcessError) as error:
-                yield ("import_events (CSV, new events)", exported, None, None, str(error))
+            yield from imports_into_this_database(out, Path(tmp), env)
         if export_all:
             out.unlink()
             everything = Path(tmp) / "all.csv"
@@ -307,7 +277,64 @@ def export_and_import(rows_wanted, export_all=False):
                 yield ("export_events, all events", None, None, None, str(error))
 
 
-def without_links(source, target):
+# Issue 13's import targets (events per second, into the 5,000,000-event database).
+IMPORT_TARGETS = {"new": 25_000, "updated": 5_000}
+
+
+def imports_into_this_database(export, tmp, env):
+    """The exported events imported into the database they came from, each run rolled back:
+    under new slugs (new events, each one a duplicate of its original, without links, which
+    would name the originals), and as they are with a changed title (updates of existing
+    events); beside them the COPY of the same file into a table of text columns."""
+    copies, revised = tmp / "copies.csv", tmp / "revised.csv"
+    rewrite(export, copies, lambda row: {**row, "slug": f"bench-copy-{row['slug']}",
+                                         "links": "", "linked_from": ""})  # fmt: skip
+    rewrite(export, revised, lambda row: {**row, "title": f"{row['title']} (revised)"})
+    probe = [PYTHON, str(ROOT / "bench" / "import_probe.py")]
+    try:
+        seconds, peak, report = run_probe([*probe, str(copies), "--baseline"], env)
+        baseline = report["rows"] / seconds
+        yield ("baseline: COPY of the file into a text table", report["rows"], seconds, peak, "")
+    except RuntimeError as error:
+        yield ("baseline: COPY of the file into a text table", None, None, None, str(error))
+        return
+    for name, path, what in (
+        ("import_events, new events (new slugs), rolled back", copies, "created"),
+        ("import_events, updates (title changed), rolled back", revised, "updated"),
+    ):
+        try:
+            seconds, peak, report = run_probe([*probe, str(path)], env)
+        except RuntimeError as error:
+            yield (name, None, None, None, str(error))
+            continue
+        if report["problems"] or not report["counts"]:
+            yield (name, None, None, None, "; ".join(report["problems"]))
+            continue
+        count = report["counts"][what]
+        rate = count / seconds
+        target = IMPORT_TARGETS["new" if what == "created" else "updated"]
+        verdict = "ok" if rate >= target else "MISSED"
+        note = (
+            f"{rate / baseline:.3f}× of the baseline; target {target:,}/s: {verdict}; "
+            f"{report['counts']['duplicates']:,} duplicates found"
+        )
+        yield (name, count, seconds, peak, note)
+
+
+def run_probe(command, env):
+    """bench/import_probe.py in its own process: (seconds it reports, peak RSS MB, report)."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    output, error = process.stdout.read(), process.stderr.read()[-800:]
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{' '.join(command[1:3])} failed: {error}")
+    report = json.loads(output.strip().splitlines()[-1])
+    return report["seconds"], usage.ru_maxrss / 1024, report
+
+
+def rewrite(source, target, change):
     import csv
 
     with source.open(newline="", encoding="utf-8") as reading:
@@ -316,7 +343,7 @@ def without_links(source, target):
             writer = csv.DictWriter(writing, rows.fieldnames)
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "links": "", "linked_from": ""})
+                writer.writerow(change(row))
 
 
 def count_csv_rows(path):
@@ -326,114 +353,304 @@ def count_csv_rows(path):
         return sum(1 for _ in csv.reader(handle)) - 1
 
 
-def clone_reference_database(env):
-    """An empty database with the countries, actors and sources of the benchmark database."""
-    import psycopg
+# Issue 13's targets: requests/s of anonymous pages under gunicorn, against the bare app's
+# (bench/bare_app.py) in the same run under the same gunicorn, and a p99 under 100 ms.
+API_PAGE = "/api/events/?page_size=50"
+LISTING_PAGE = "HTML listing /events/"
+THROUGHPUT_PAGES = [
+    # The API's default page size is 50 (events/pagination.py): what an anonymous reader gets.
+    ("API events list, page 1", API_PAGE),
+    (LISTING_PAGE, "/events/"),
+]
+RATIO_TARGETS = {"uncached": 0.5, "cached": 1.0}
+CACHED_AIM = 3
+P99_TARGET_MS = 100
+PORT = 8399
+WARM_UP_SECONDS = 3
+# wrk's timeout per request, seconds (its default is 2).
+WRK_TIMEOUT = 10
 
-    dsn = settings.DATABASES["default"]
-    name = f"{dsn['NAME']}_import"
-    admin = psycopg.connect(
-        host=dsn["HOST"],
-        port=dsn["PORT"] or 5432,
-        user=dsn["USER"],
-        dbname="postgres",
-        autocommit=True,
-    )
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{dsn['USER']}@{dsn['HOST']}:{dsn['PORT'] or 5432}/{name}"
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "-v", "0"],
-        cwd=ROOT,
-        env={**env, "DATABASE_URL": url},
-        check=True,
-    )
-    # Reference data: pg_dump | psql of the three tables, data only.
-    for table in ("events_country", "events_actor", "events_source"):
-        dump = subprocess.run(
-            [
-                "pg_dump",
-                "-h",
-                dsn["HOST"],
-                "-U",
-                dsn["USER"],
-                "--data-only",
-                "-t",
-                table,
-                dsn["NAME"],
-            ],
+
+def gunicorn(app, env, workers, extra=()):
+    """A gunicorn as `make serve` runs one (sync workers), without the access log."""
+    command = [str(Path(PYTHON).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{PORT}"]
+    command += ["--workers", str(workers), "--worker-class", "sync", "--log-level", "warning"]
+    return subprocess.Popen([*command, *extra], cwd=ROOT, env=env)
+
+
+def stop(server):
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def fetch(url):
+    """(status, header bytes, body) of one GET; status 0 when nothing answers."""
+    with tempfile.NamedTemporaryFile() as body:
+        result = subprocess.run(
+            ["curl", "-s", "-o", body.name, "-w", "%{http_code} %{size_header}", url],
             capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(
-            ["psql", "-q", "-h", dsn["HOST"], "-U", dsn["USER"], name],
-            input=dump,
-            check=True,
-            capture_output=True,
+            text=True,
         )
-    return url
+        status, header = (result.stdout.split() + ["0", "0"])[:2]
+        return int(status), int(header), Path(body.name).read_bytes()
 
 
-def throughput(seconds, connections=8):
-    """Requests per second and latency of the events list under gunicorn, wrk at 8 connections.
+def wait_until_up(server, url):
+    for _ in range(120):
+        time.sleep(0.5)
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({server.returncode})")
+        if fetch(url)[0]:
+            return
+    raise RuntimeError(f"gunicorn did not answer on {url}")
 
-    Workers as `make serve` sets them (2 × cores + 1); debug off, as in production.
+
+WRK_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}
+WRK_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def wrk_ms(text):
+    number = text.rstrip("usm")
+    return float(number) * WRK_UNITS[text[len(number) :]]
+
+
+def parse_wrk(output):
+    """Requests/s, p50 and p99 (ms), requests, bytes read and failures from `wrk --latency`."""
+    result = {"non_2xx": 0, "socket_errors": 0}
+    for line in output.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            result["rps"] = float(words[1])
+        elif words[:1] == ["50%"]:
+            result["p50"] = wrk_ms(words[1])
+        elif words[:1] == ["99%"]:
+            result["p99"] = wrk_ms(words[1])
+        elif "requests in" in line:
+            result["requests"] = int(words[0])
+            size = words[4].rstrip(",")
+            number = size.rstrip("BKMGT")
+            result["bytes"] = float(number) * WRK_BYTES[size[len(number) :]]
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            result["non_2xx"] = int(words[-1])
+        elif line.strip().startswith("Socket errors:"):
+            # "Socket errors: connect 0, read 0, write 0, timeout 0"
+            result["socket_errors"] = sum(int(word.rstrip(",")) for word in words[3::2])
+    if "rps" not in result or "p99" not in result:
+        raise RuntimeError(f"cannot read wrk's output: {output[-300:]!r}")
+    return result
+
+
+def wrk(url, seconds, connections, latency=True):
+    # wrk leaves out of its latencies a response slower than its timeout (2 s by default),
+    # counting it as a socket error: a longer one keeps slow responses in the p99.
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", f"{WRK_TIMEOUT}s", url]
+    result = subprocess.run(
+        [*command, "--latency"] if latency else command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    return result.stdout + result.stderr
+
+
+def load(url, expected, seconds, connections):
+    """Checks one response (200; the `expected` body, if given), warms up, then runs wrk.
+
+    Returns wrk's figures with `body` (bytes) and `failure` (None, or why the row fails: a
+    response that is not a 2xx or 3xx, a socket error or timeout, or responses whose average
+    size on the wire is not the checked one's, which a short error page served 200 would show).
+    """
+    status, header, body = fetch(url)
+    if status != 200:
+        raise RuntimeError(f"{url}: status {status} {body[:200]!r}")
+    if expected is not None and body != expected:
+        raise RuntimeError(
+            f"{url}: {len(body):,} bytes, not the {len(expected):,} bytes served uncached"
+        )
+    wrk(url, WARM_UP_SECONDS, connections, latency=False)  # every worker, and the cache
+    result = parse_wrk(wrk(url, seconds, connections))
+    result["body"] = len(body)
+    failures = []
+    if result["non_2xx"]:
+        failures.append(f"{result['non_2xx']:,} non-2xx/3xx")
+    if result["socket_errors"]:
+        failures.append(f"{result['socket_errors']:,} socket errors or timeouts (>{WRK_TIMEOUT} s)")
+    wire, average = header + len(body), result["bytes"] / max(result["requests"], 1)
+    if abs(average - wire) > 0.02 * wire + 64:  # wrk prints the total to 2 decimals
+        failures.append(f"{average:,.0f} bytes/response, not {wire:,}")
+    result["failure"] = "; ".join(failures) or None
+    return result
+
+
+def response_cache_flush(redis_url):
+    """Empties the bench's Redis database; False if Redis does not answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).flushdb()
+    except redis.RedisError:
+        return False
+    return True
+
+
+def stored_responses(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+    return sum(1 for _ in client.scan_iter(match="*:response:*"))
+
+
+def throughput(seconds, redis_url, connections=8, gc_tuning=True):
+    """Requests/s and latency of the API's page 1 and the HTML listing under gunicorn, for the
+    bare app (the baseline), the project with the response cache off, and with it on, each
+    under `wrk -t 2 -c 8` for `seconds` after a warm-up. A markdown table.
+
+    Workers as `make serve` sets them (2 × cores + 1, sync); debug off, as in production. The
+    project runs with Redis (`redis_url`, emptied before each run) holding the throttles' counts,
+    and in the cached run the responses; without Redis, the cached rows are errors.
     """
     if not shutil.which("wrk"):
         return "wrk not found: `apt-get install -y wrk` to measure throughput"
-    port = "8399"
-    env = {
+    if fetch(f"http://127.0.0.1:{PORT}/")[0]:
+        return f"port {PORT} is taken: stop what listens there"
+    workers = 2 * os.cpu_count() + 1
+    project = {
         **os.environ,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_GC_TUNING": "1" if gc_tuning else "0",
     }
-    workers = str(2 * os.cpu_count() + 1)
-    server = subprocess.Popen(
-        [
-            str(Path(PYTHON).parent / "gunicorn"),
-            "diplomacy.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            workers,
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    redis_up = response_cache_flush(redis_url)
+    if redis_up:
+        project["REDIS_URL"] = redis_url
+    results, expected = {}, {}
+
+    def run(name, app, env, extra=()):
+        """Serves `app` and loads each page; a failure is an error in the row, not a stop."""
+        server = gunicorn(app, env, workers, extra)
+        try:
+            wait_until_up(server, f"http://127.0.0.1:{PORT}{THROUGHPUT_PAGES[0][1]}")
+            for page, path in THROUGHPUT_PAGES:
+                url = f"http://127.0.0.1:{PORT}{path}"
+                if name == "uncached":  # what every other run must serve (but the bare
+                    expected[page] = fetch(url)[2]  # app's API page, its own JSON)
+                check = None if (name, path) == ("baseline", API_PAGE) else expected.get(page)
+                try:
+                    if check is None and name != "baseline":
+                        raise RuntimeError("nothing to compare with: the uncached run failed")
+                    results[page, name] = load(url, check, seconds, connections)
+                except Exception as error:  # reported as a row of the table
+                    results[page, name] = {"error": str(error)}
+                report(page, name, results[page, name])
+        except RuntimeError as error:
+            for page, _ in THROUGHPUT_PAGES:
+                results[page, name] = {"error": str(error)}
+        finally:
+            stop(server)
+
+    run("uncached", "diplomacy.wsgi:application", {**project, "RESPONSE_CACHE": "0"})
+    if redis_up:
+        response_cache_flush(redis_url)
+        run("cached", "diplomacy.wsgi:application", {**project, "RESPONSE_CACHE": "1"})
+        stored = stored_responses(redis_url)
+        print(f"  responses stored in Redis: {stored}", file=sys.stderr, flush=True)
+    else:
+        for page, _ in THROUGHPUT_PAGES:
+            results[page, "cached"] = {"error": f"Redis does not answer at {redis_url}"}
+    if connection.vendor != "postgresql":
+        for page, _ in THROUGHPUT_PAGES:
+            results[page, "baseline"] = {"error": "the bare app reads PostgreSQL only"}
+        return heading(workers, connections, seconds, redis_url, redis_up) + throughput_table(
+            results
+        )
+    with tempfile.NamedTemporaryFile(suffix=".html") as listing:
+        # The listing's bytes as the project served them, for the bare app to serve.
+        listing.write(expected.get(LISTING_PAGE, b""))
+        listing.flush()
+        bare = {
+            **os.environ,
+            "BARE_APP_COLUMNS": RAW_COLUMNS,
+            "BARE_APP_LISTING": listing.name if LISTING_PAGE in expected else "",
+            "DATABASE_URL": database_url(),
+        }
+        run("baseline", "bare_app:application", bare, ["--pythonpath", str(ROOT / "bench")])
+    return heading(workers, connections, seconds, redis_url, redis_up) + throughput_table(results)
+
+
+def heading(workers, connections, seconds, redis_url, redis_up):
+    return (
+        f"gunicorn, {workers} sync workers; wrk -t 2 -c {connections} -d {seconds}s after "
+        f"{WARM_UP_SECONDS} s of warm-up; baseline: bench/bare_app.py under the same gunicorn; "
+        f"Redis {redis_url if redis_up else 'not reachable'}\n\n"
     )
-    url = f"http://127.0.0.1:{port}/api/events/?page_size=50"
-    try:
-        for _ in range(60):  # wait until it answers
-            time.sleep(0.5)
-            probe = subprocess.run(
-                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url],
-                capture_output=True,
-                text=True,
+
+
+def report(page, name, result):
+    if "error" in result:
+        line = f"ERROR {result['error']}"
+    else:
+        line = (
+            f"{result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms"
+            + (f", FAILED: {result['failure']}" if result["failure"] else "")
+        )
+    print(f"  {page}, {name}: {line}", file=sys.stderr, flush=True)
+
+
+def database_url():
+    """The benchmark database as a URL, for a process without Django's settings."""
+    dsn = settings.DATABASES["default"]
+    password = f":{dsn['PASSWORD']}" if dsn["PASSWORD"] else ""
+    return f"postgresql://{dsn['USER']}{password}@{dsn['HOST']}:{dsn['PORT'] or 5432}/{dsn['NAME']}"
+
+
+def throughput_table(results):
+    lines = [
+        "| target | req/s | p50 ms | p99 ms | baseline req/s | ratio | target | | body bytes |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|",
+    ]
+    labels = {
+        "baseline": "bare app, one raw query (baseline)",
+        "uncached": "project, response cache off",
+        "cached": "project, response cache on",
+    }
+    for page, _ in THROUGHPUT_PAGES:
+        base = results.get((page, "baseline"), {})
+        for name in ("baseline", "uncached", "cached"):
+            result = results.get((page, name), {"error": "not run"})
+            label = f"{page}: {labels[name]}"
+            goal = ""
+            if name != "baseline":
+                aim = f" (aim {CACHED_AIM:.0f}×)" if name == "cached" else ""
+                goal = f"≥{RATIO_TARGETS[name]:.1f}×{aim}, p99 <{P99_TARGET_MS} ms"
+            if "error" in result:
+                lines.append(f"| {label} | | | | | | {goal} | ERROR {result['error'][:200]} | |")
+                continue
+            ratio = result["rps"] / base["rps"] if base.get("rps") else None
+            verdict = ""
+            if name != "baseline":
+                missed = [
+                    what
+                    for what, met in (
+                        ("ratio", ratio is not None and ratio >= RATIO_TARGETS[name]),
+                        ("p99", result["p99"] < P99_TARGET_MS),
+                    )
+                    if not met
+                ]
+                verdict = f"MISSED ({', '.join(missed)})" if missed else "ok"
+            if result["failure"]:
+                verdict = f"FAILED: {result['failure']}"
+            against = f"{base['rps']:,.0f} | {ratio:.2f}×" if ratio is not None else " | "
+            lines.append(
+                f"| {label} | {result['rps']:,.0f} | {result['p50']:.1f} | {result['p99']:.1f} "
+                f"| {against} | {goal} | {verdict} | {result['body']:,} |"
             )
-            if probe.stdout == "200":
-                break
-        else:
-            return f"gunicorn did not answer 200 on {url} (last: {probe.stdout!r})"
-        # Warm every worker, then measure.
-        subprocess.run(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", "3s", url],
-            capture_output=True,
-            timeout=60,
-        )
-        result = subprocess.run(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", url],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-        )
-        return f"gunicorn, {workers} workers, wrk -t 2 -c {connections} -d {seconds}s {url}\n\n" + (
-            result.stdout or result.stderr
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    return "\n".join(lines)
 
 
 # Issue 12's targets: every single group_by, with or without a filter, p95 under 150 ms;
@@ -504,49 +721,12 @@ def edit_event(keep_rollups):
     return run
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--deep", type=int, default=4_000_000, help="Rows deep for the deep page.")
-    parser.add_argument("--export-rows", type=int, default=100_000)
-    parser.add_argument(
-        "--export-all", action="store_true", help="Also export every event (minutes at 5M)."
-    )
-    parser.add_argument("--wrk-seconds", type=int, default=15)
-    parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["io", "wrk", "plans", "aggregates"]
-    )
-    parser.add_argument(
-        "--no-gc-tuning",
-        action="store_true",
-        help="Measure without the serving processes' collector tuning (diplomacy/serving.py).",
-    )
-    args = parser.parse_args()
+def latencies(args, published):
+    """The in-process latency table (and the plans of the list queries)."""
+    from events.models import Source
 
-    from events.models import Participation, Source
-
-    events = Event.objects.count()
-    published = Event.objects.published().count()
-    print(f"# Benchmark on {connection.vendor}, {os.cpu_count()} cores")
-    print(
-        f"{events:,} events ({published:,} published), {Participation.objects.count():,} "
-        f"participations, {Actor.objects.count():,} actors; {args.repeat} runs each\n",
-        flush=True,
-    )
-    # Debug is off, as in production: pages need the collected static files' manifest.
-    subprocess.run(
-        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True
-    )
     bench = Bench(args.repeat)
     anon, staff = bench.anonymous, bench.staff
-    if not args.no_gc_tuning:
-        # What each gunicorn worker does after loading the application (diplomacy/wsgi.py), so
-        # that the in-process figures are those of a serving process.
-        from diplomacy.serving import tune_gc
-
-        tune_gc()
-    print(f"Collector tuning: {'off' if args.no_gc_tuning else 'on (diplomacy/serving.py)'}\n")
-
     page1 = bench.measure(
         "API events list, page 1, size 50",
         bench.get(anon, "/api/events/?page_size=50"),
@@ -645,6 +825,61 @@ def main():
         for name, seq, plan in bench.plans:
             flag = "SEQUENTIAL SCAN of events_event" if seq else "no sequential scan"
             print(f"### {name}: {flag}\n```\n{plan}\n```")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--deep", type=int, default=4_000_000, help="Rows deep for the deep page.")
+    parser.add_argument("--export-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--export-all", action="store_true", help="Also export every event (minutes at 5M)."
+    )
+    parser.add_argument("--wrk-seconds", type=int, default=15)
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["latency", "io", "wrk", "plans", "aggregates"],
+        help="latency: the in-process table (and so the plans and aggregates); wrk: throughput.",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/14",
+        help="A Redis database the throughput runs may empty (the cache and throttles).",
+    )
+    parser.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="Measure without the serving processes' collector tuning (diplomacy/serving.py).",
+    )
+    args = parser.parse_args()
+
+    from events.models import Participation
+
+    events = Event.objects.count()
+    published = Event.objects.published().count()
+    print(f"# Benchmark on {connection.vendor}, {os.cpu_count()} cores")
+    print(
+        f"{events:,} events ({published:,} published), {Participation.objects.count():,} "
+        f"participations, {Actor.objects.count():,} actors"
+        + ("" if "latency" in args.skip else f"; {args.repeat} runs each")
+        + "\n",
+        flush=True,
+    )
+    # Debug is off, as in production: pages need the collected static files' manifest.
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True
+    )
+    if not args.no_gc_tuning:
+        # What each gunicorn worker does after loading the application (diplomacy/wsgi.py), so
+        # that the in-process figures are those of a serving process.
+        from diplomacy.serving import tune_gc
+
+        tune_gc()
+    print(f"Collector tuning: {'off' if args.no_gc_tuning else 'on (diplomacy/serving.py)'}\n")
+    if "latency" not in args.skip:
+        latencies(args, published)
     if "io" not in args.skip:
         print("\n## Import and export\n")
         print(
@@ -652,19 +887,23 @@ def main():
             "|---|---:|---:|---:|---:|---|",
             flush=True,
         )
-        for name, count, seconds, peak, error in export_and_import(
+        for name, count, seconds, peak, note in export_and_import(
             args.export_rows, args.export_all
         ):
             if seconds is None:
-                print(f"| {name} | {count or ''} | | | | ERROR {error[:300]} |", flush=True)
+                print(f"| {name} | {count or ''} | | | | ERROR {note[:300]} |", flush=True)
                 continue
             print(
-                f"| {name} | {count:,} | {seconds:.1f} | {count / seconds:,.0f} | {peak:.0f} | |",
+                f"| {name} | {count:,} | {seconds:.1f} | {count / seconds:,.0f} | {peak:.0f} "
+                f"| {note} |",
                 flush=True,
             )
     if "wrk" not in args.skip:
         print("\n## Throughput\n")
-        print("```\n" + throughput(args.wrk_seconds) + "\n```", flush=True)
+        print(
+            throughput(args.wrk_seconds, args.redis_url, gc_tuning=not args.no_gc_tuning),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
