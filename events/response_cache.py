@@ -175,6 +175,15 @@ def in_memory(response, limit):
     return HttpResponse(b"".join(chunks), status=response.status_code, headers=response.headers)
 
 
+def for_storage(response):
+    """An in-memory response as the cache keeps it: its status, headers and content only.
+
+    A DRF `Response` pickles its `data` with its content (every event of the page as Python
+    objects), which each hit would unpickle again, to be thrown away.
+    """
+    return HttpResponse(response.content, status=response.status_code, headers=response.headers)
+
+
 def make_public(response, key):
     """The headers that let a proxy keep an anonymous response and revalidate it."""
     digest = hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()
@@ -227,7 +236,7 @@ class UpdateResponseCacheMiddleware:
             if storable(request, response):
                 whole = in_memory(response, settings.RESPONSE_CACHE_MAX_BYTES)
                 if whole is not None:
-                    cache.set(key, whole, settings.RESPONSE_CACHE_SECONDS)
+                    cache.set(key, for_storage(whole), settings.RESPONSE_CACHE_SECONDS)
                     response = whole
         return get_conditional_response(request, etag=response["ETag"], response=response) or (
             response

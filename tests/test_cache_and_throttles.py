@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from diplomacy.cache import RedisCache
+
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +50,25 @@ def cache_settings(monkeypatch, redis_url):
 
 def test_redis_url_makes_the_default_cache_redis(monkeypatch):
     default = cache_settings(monkeypatch, "redis://127.0.0.1:6379/3")
-    assert default["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert default["BACKEND"] == "diplomacy.cache.RedisCache"
     assert default["LOCATION"] == "redis://127.0.0.1:6379/3"
     assert default["KEY_PREFIX"] == "diplomacy"
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
+def test_the_redis_cache_keeps_one_client_per_pool():
+    """Django's RedisCache builds a client per operation; ours keeps one, and it works."""
+    from django.core.cache import caches
+    from django.core.cache.backends import redis
+
+    assert isinstance(caches["default"], RedisCache)
+    assert issubclass(RedisCache, redis.RedisCache)
+    cache.set("one-client", 1)
+    assert cache.get("one-client") == 1
+    assert cache.incr("one-client") == 2
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client(write=True) is client
+    cache.delete("one-client")
 
 
 def test_without_redis_url_the_default_cache_is_local_memory(monkeypatch):
