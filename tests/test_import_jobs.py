@@ -22,16 +22,8 @@ from huey.storage import RedisStorage, SqliteStorage
 from events import tasks
 from events.models import Actor, Event, ImportJob, JobState
 from tests.test_admin import make_user, messages_of
-from tests.test_admin_import import csv_file, event_row
+from tests.test_admin_import import EXAMPLE, EXAMPLE_SLUGS, IMPORT, csv_file, event_row
 
-IMPORT = "/admin/events/event/import/"
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "events.csv"
-EXAMPLE_SLUGS = {
-    "example-ruritania-expels-two-freedonian-diplomats",
-    "example-freedonia-expels-two-ruritanian-diplomats",
-    "example-ruritanian-and-freedonian-foreign-ministers-speak-by-phone",
-    "example-ruritania-to-host-a-summit-with-freedonia",
-}
 # How long a test waits for the worker before it fails.
 JOB_TIMEOUT = 60
 
