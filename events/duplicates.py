@@ -67,13 +67,13 @@ SELECT c.i, (
             AND (c.up_to IS NULL OR e.id <= c.up_to)
             AND NOT EXISTS (
                 SELECT 1 FROM {initiators} a WHERE NOT EXISTS (
-                    SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
+                    SELECT 1 FROM events_participation q WHERE q.event_id = e.id
                         AND q.role = 'initiator' AND q.actor_id = CAST(a.value AS bigint)
                 )
             )
             AND NOT EXISTS (
                 SELECT 1 FROM {targets} a WHERE NOT EXISTS (
-                    SELECT 1 FROM events_participation q WHERE q.event_id = p.event_id
+                    SELECT 1 FROM events_participation q WHERE q.event_id = e.id
                         AND q.role = 'target' AND q.actor_id = CAST(a.value AS bigint)
                 )
             )
@@ -180,6 +180,17 @@ def longest_span():
         longest=Max("span")
     )["longest"]
     return longest or datetime.timedelta(0)
+
+
+def longest_spans():
+    """{kind: the longest time a stored event of that kind covers}: a walk for one kind need
+    reach back only that far (the import asks for every kind at once)."""
+    rows = (
+        Event.objects.values("kind")
+        .annotate(longest=Max(F("period_end") - F("start_date")))
+        .values_list("kind", "longest")
+    )
+    return {kind: longest or datetime.timedelta(0) for kind, longest in rows}
 
 
 def sides(actor_ids):

@@ -821,7 +821,8 @@ class Importer:
         self.now = timezone.now()
         self.slugs, self.actors_in_file = set(), {}
         self.failed = self.failed_links = False
-        self.span, self.written_span = None, datetime.timedelta(0)
+        # {kind: the longest span of a stored event}, read once; and of what the import wrote.
+        self.spans, self.written_spans = None, {}
         # PostgreSQL: new events and their children wait in temporary tables until the whole
         # file is read (see _stage), so that the duplicate finder sees only what was stored
         # before the import: it examines the same rows whatever the file holds before.
@@ -1165,9 +1166,10 @@ class Importer:
         if self.dry_run:
             return []
         for record in new + changed:
-            span = record.values["period_end"] - record.values["start_date"]
-            self.written_span = max(self.written_span, span)
-            self.span = None if self.span is None else max(self.span, span)
+            values = record.values
+            span = values["period_end"] - values["start_date"]
+            kind = values["kind"]
+            self.written_spans[kind] = max(self.written_spans.get(kind, span), span)
         if new and self.copy:
             self._copy_new(new, actors, sources)
         elif new:
@@ -1311,7 +1313,7 @@ class Importer:
                     values["period_end"],
                     sides[Role.INITIATOR],
                     sides[Role.TARGET],
-                    low=values["start_date"] - self._longest_span(),
+                    low=values["start_date"] - self._longest_span(values["kind"]),
                     up_to=self.stored_up_to,
                 )
             )
@@ -1329,12 +1331,13 @@ class Importer:
             kept.append(record)
         return kept
 
-    def _longest_span(self):
-        """The longest time a stored event covers, read once, then kept up to date with what
-        the import writes."""
-        if self.span is None:
-            self.span = max(duplicates.longest_span(), self.written_span)
-        return self.span
+    def _longest_span(self, kind):
+        """The longest time a stored event of this kind covers, read once, then kept up to
+        date with what the import writes."""
+        if self.spans is None:
+            self.spans = duplicates.longest_spans()
+        zero = datetime.timedelta(0)
+        return max(self.spans.get(kind, zero), self.written_spans.get(kind, zero))
 
     def _actors(self, chunk, known):
         """slug -> (id, name) of every participant of the chunk, creating unknown actors."""
