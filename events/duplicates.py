@@ -174,14 +174,6 @@ def matches(candidates, limit=1):
         return {index: slugs.split(" ") for index, slugs in cursor.fetchall() if slugs}
 
 
-def longest_span():
-    """The longest time a stored event covers (period_end - start_date)."""
-    longest = Event.objects.annotate(span=F("period_end") - F("start_date")).aggregate(
-        longest=Max("span")
-    )["longest"]
-    return longest or datetime.timedelta(0)
-
-
 def longest_spans():
     """{kind: the longest time a stored event of that kind covers}: a walk for one kind need
     reach back only that far (the import asks for every kind at once)."""

@@ -1201,12 +1201,7 @@ class Importer:
         quote = connection.ops.quote_name
         columns = ["id", *fields]
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS import_changed")
-            cursor.execute(
-                "CREATE TEMPORARY TABLE import_changed ON COMMIT DROP AS SELECT "
-                + ", ".join(quote(c) for c in columns)
-                + " FROM events_event WITH NO DATA"
-            )
+            temporary_table(cursor, "import_changed", "events_event", columns)
             self._copy(cursor, "import_changed", columns, [event.__dict__ for event in events])
             cursor.execute(
                 "UPDATE events_event AS e SET "
@@ -1476,12 +1471,7 @@ class Importer:
                 self._stage(cursor, model._meta.db_table, COPY_COLUMNS[model](), rows)
                 history = model.history.model
                 columns = [f.attname for f in history.tracked_fields]
-                stamp = {
-                    "history_date": self.now,
-                    "history_type": "+",
-                    "history_change_reason": "imported",
-                    "history_user_id": self.user_id,
-                }
+                stamp = {**self._history_stamp(), "history_type": "+"}
                 self._stage(
                     cursor,
                     history._meta.db_table,
@@ -1498,13 +1488,7 @@ class Importer:
         if table not in self.staged:
             stage = f"import_stage_{len(self.staged)}"
             names = [*columns, *(STAGED_ARRAYS if table == Event._meta.db_table else ())]
-            quoted = ", ".join(connection.ops.quote_name(c) for c in names)
-            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
-                f"SELECT {quoted} FROM {table} WITH NO DATA"
-            )
-            self.staged[table] = (stage, quoted)
+            self.staged[table] = (stage, temporary_table(cursor, stage, table, names))
         self._copy(cursor, self.staged[table][0], columns, rows, constant)
 
     def _write_staged(self):
@@ -1648,6 +1632,14 @@ class Importer:
         # Bulk writes send no signals: a new part changes what its whole counts.
         rollups.refresh({i for link in new for i in (link.from_event_id, link.to_event_id)})
 
+    def _history_stamp(self):
+        """What every history record the import writes says of itself (but its type)."""
+        return {
+            "history_date": self.now,
+            "history_change_reason": "imported",
+            "history_user_id": self.user_id,
+        }
+
     def _record_history(self, model, items):
         """History records for bulk writes, which bypass the save signals: on PostgreSQL with
         COPY, elsewhere with a bulk INSERT."""
@@ -1655,12 +1647,8 @@ class Importer:
             return
         history = model.history.model
         tracked = [f.attname for f in history.tracked_fields]
+        stamp = self._history_stamp()
         if self.copy:
-            stamp = {
-                "history_date": self.now,
-                "history_change_reason": "imported",
-                "history_user_id": self.user_id,
-            }
             rows = [
                 {**{name: getattr(obj, name) for name in tracked}, "history_type": kind}
                 for obj, kind in items
@@ -1677,16 +1665,24 @@ class Importer:
         model.history.model.objects.bulk_create(
             [
                 history(
-                    history_date=self.now,
-                    history_type=kind,
-                    history_change_reason="imported",
-                    history_user_id=self.user_id,
-                    **{name: getattr(obj, name) for name in tracked},
+                    **stamp, history_type=kind, **{name: getattr(obj, name) for name in tracked}
                 )
                 for obj, kind in items
             ],
             batch_size=1000,
         )
+
+
+def temporary_table(cursor, name, table, columns):
+    """PostgreSQL: an empty temporary table `name` with `table`'s `columns` (their types), gone
+    at the end of the transaction. Returns the columns, quoted, for the statements that read
+    it."""
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA"
+    )
+    return quoted
 
 
 def run_import(path, fmt=None, *, dry_run=False, log=None, **options):
