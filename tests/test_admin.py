@@ -18,6 +18,7 @@ from events.models import (
     ReviewState,
     Role,
 )
+from tests.articles import load_articles
 from tests.factories import make_actor, make_event, make_published_event, make_source
 
 pytestmark = pytest.mark.django_db
@@ -806,11 +807,10 @@ def _rows(content):
 
 
 def test_every_admin_page_renders_with_the_article_fixtures(client):
-    from django.core.management import call_command
 
     from events.models import Actor, Source
 
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     client.force_login(User.objects.create_superuser("root", password="pw"))
     event = Event.objects.filter(participations__isnull=False, incoming_links__isnull=False)[0]
     bloc = Actor.objects.filter(kind="bloc").first()

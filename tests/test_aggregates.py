@@ -23,6 +23,7 @@ from events.models import (
     ReviewState,
     Role,
 )
+from tests.articles import load_articles
 from tests.factories import make_actor, make_country, make_published_event
 
 D = datetime.date
@@ -453,9 +454,8 @@ MARCH = {"kind": "expulsion", "date_after": "2018-03-01", "date_before": "2018-0
 
 @pytest.fixture
 def articles(db):
-    from django.core.management import call_command
 
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def test_the_fixtures_count_the_united_states_60_and_the_partners_more_than_100(articles):

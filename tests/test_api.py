@@ -7,12 +7,12 @@ import json
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import transaction
 from rest_framework.test import APIClient
 
 from events.api_csv import CSV_COLUMNS
 from events.models import Event, ReviewState, Source
+from tests.articles import load_articles
 from tests.factories import make_event
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ US_EXPULSIONS = {"2018-03-26-united-states-expels-60-russian-diplomats"}
 def articles(django_db_setup, django_db_blocker):
     """The article fixtures, loaded once for the module; each test runs in a savepoint."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("load_fixtures", verbosity=0)
+        load_articles()
         yield
         transaction.set_rollback(True)
 

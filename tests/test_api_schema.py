@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from events.groups import EDITORS
+from tests.articles import load_articles
 
 CHECKS = [
     not_a_server_error,
@@ -42,7 +43,7 @@ EXAMPLES = settings(
 def articles(django_db_setup, django_db_blocker):
     """The article fixtures, loaded once for the module; each test runs in a savepoint."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("load_fixtures", verbosity=0)
+        load_articles()
         yield
         transaction.set_rollback(True)
 

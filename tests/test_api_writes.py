@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from events.groups import CURATORS, EDITORS
 from events.models import Actor, Event, Source
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ NEWS = (
 def articles(django_db_setup, django_db_blocker):
     """The article fixtures, loaded once for the module; each test runs in a savepoint."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("load_fixtures", verbosity=0)
+        load_articles()
         yield
         transaction.set_rollback(True)
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from events.codes import CODES, codes_for
 from events.models import Event
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_a_mode_must_fit_the_kind():
 
 
 def test_fixture_codes():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     codes = dict(Event.objects.values_list("slug", "cameo_code"))
     assert codes["2018-03-19-abe-putin-phone-call"] == "041"
     assert codes["2018-03-14-uk-expels-23-russian-diplomats"] == "161"
@@ -68,7 +69,7 @@ def test_fixture_codes():
 
 @pytest.fixture
 def fixtures():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def test_codes_in_the_api_and_its_filters(client, fixtures):

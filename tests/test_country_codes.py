@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from events.filters import resolve_country
 from events.models import Country
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def countries():
 
 @pytest.fixture
 def fixtures():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def fixture_rows():

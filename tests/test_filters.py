@@ -8,13 +8,14 @@ from django.http import QueryDict
 
 from events.filters import EventFilter
 from events.models import Event, Source
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def fixtures():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def run(query):

@@ -23,6 +23,7 @@ from events.codes import (
     quad_class_sql,
 )
 from events.models import Event
+from tests.articles import load_articles
 from tests.factories import make_event
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +189,7 @@ def test_the_default_sql_leaves_codes_no_event_carries_to_null():
 
 @pytest.fixture
 def fixtures():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 EXPECTED = {

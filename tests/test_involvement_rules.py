@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
@@ -25,6 +24,7 @@ from events.models import (
     Participation,
     Role,
 )
+from tests.articles import load_articles
 from tests.factories import make_actor, make_country, make_event, make_published_event
 from tests.test_admin import change_url, form_data, make_user
 from tests.test_denormalised_involvements import expected, stored
@@ -53,7 +53,7 @@ def involved(event, **flags):
 
 @pytest.fixture
 def articles():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def test_the_us_expelled_only_its_own_60_in_march_2018(articles):

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.management import call_command
 
 from events import views
 from events.models import (
@@ -19,6 +18,7 @@ from events.models import (
     Source,
 )
 from events.pagination import encode_cursor
+from tests.articles import load_articles
 from tests.factories import (
     make_actor,
     make_country,
@@ -38,7 +38,7 @@ SUGA = "2018-03-27-suga-news-conference"
 
 @pytest.fixture(autouse=True)
 def fixtures():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def html_of(client, url, status=200):

@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
+from tests.articles import load_articles
+
 ROOT = settings.BASE_DIR
 
 
@@ -73,7 +75,7 @@ def test_ensure_admin_creates_a_login_and_prints_it(tmp_path, monkeypatch):
 
 @pytest.mark.django_db
 def test_home_page_says_what_the_site_is(client):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     response = client.get("/")
     assert response.status_code == 200
     html = response.content.decode()

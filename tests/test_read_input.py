@@ -10,7 +10,6 @@ from html import unescape
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import transaction
 from django.http import QueryDict
 from rest_framework.test import APIClient
@@ -19,6 +18,7 @@ from events import views
 from events.filters import EventFilter
 from events.models import Event, ReviewState, Source
 from events.pagination import decode_cursor, encode_cursor
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ INVALID = "Invalid cursor: use the next and previous links as given."
 def articles(django_db_setup, django_db_blocker):
     """The article fixtures, loaded once for the module; each test runs in a savepoint."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("load_fixtures", verbosity=0)
+        load_articles()
         yield
         transaction.set_rollback(True)
 

@@ -9,7 +9,6 @@ import itertools
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -24,6 +23,7 @@ from events.representation import (
     represent_events,
     represent_in_chunks,
 )
+from tests.articles import load_articles
 from tests.factories import make_actor, make_event, make_published_event
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def from_instances(event, shows_drafts):
 
 @pytest.fixture
 def articles(db):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 @pytest.mark.parametrize("shows_drafts", [False, True])

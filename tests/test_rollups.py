@@ -38,6 +38,7 @@ from events.models import (
     TallyKey,
     TallyPart,
 )
+from tests.articles import load_articles
 from tests.factories import make_actor, make_country, make_published_event
 
 D = datetime.date
@@ -459,7 +460,7 @@ def test_rebuild_rollups_mends_cells_changed_behind_the_write_path(world):
 
 
 def test_the_synthetic_generator_and_its_removal_keep_the_cells_in_step(db):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     curated = snapshot()
     call_command(
         "generate_synthetic",

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from events import api_csv, importing, representation, shape
 from events.api.serializers import EventSerializer
 from events.models import Country, Event
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +202,7 @@ def csv_rows(text):
 
 @pytest.fixture
 def staff(admin_user):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     cache.clear()
     client = APIClient()
     client.force_authenticate(admin_user)

@@ -12,6 +12,7 @@ from events import shape
 from events.codes import codes_for
 from events.management.commands.generate_synthetic import EVENT_COLUMNS, unmade_defaults
 from events.models import Actor, Citation, Event, EventLink, Participation, Source
+from tests.articles import load_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def test_text_search_finds_synthetic_events(countries):
 
 
 def test_refuses_a_database_with_curated_events(countries):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     with pytest.raises(CommandError, match="holds 25 curated events"):
         generate(events=10, actors=10)
     generate(events=10, actors=10, allow_curated=True)
@@ -71,7 +72,7 @@ def test_refuses_a_database_with_curated_events(countries):
 
 
 def test_remove_deletes_only_what_it_made(countries):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     generate(events=50, actors=30, allow_curated=True)
     output = generate(remove=True)
     assert "50 events" in output

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from events import importing
 from events.models import Event
+from tests.articles import load_articles
 from tests.test_write_rules_api import client_for, race
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ SLUG = "2018-03-19-abe-putin-phone-call"
 
 @pytest.fixture(autouse=True)
 def articles():
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
 
 
 def export(tmp_path, name="events.json"):
@@ -156,7 +157,7 @@ def test_the_admin_import_refuses_a_curators_change_to_a_published_event(tmp_pat
 def test_an_import_and_an_api_write_from_the_same_version_one_wins(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers with a database lock; PostgreSQL runs them at once")
-    call_command("load_fixtures", verbosity=0)  # a transactional test starts empty
+    load_articles()  # a transactional test starts empty
     path = edit(export(tmp_path), title="From the file")
     version = stored()["version"]
     editor = client_for("editor")

@@ -5,8 +5,9 @@ to the events each way; screenshots go to test-artifacts/."""
 import re
 
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
+
+from tests.articles import load_articles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,7 +16,7 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 
 @pytest.fixture
 def site(live_server):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     return live_server.url
 
 

@@ -4,16 +4,16 @@ evidence and its links, and see the timeline and the chart; screenshots go to te
 import re
 
 import pytest
-from django.core.management import call_command
 
 from events.models import Event, Source
+from tests.articles import load_articles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def site(live_server):
-    call_command("load_fixtures", verbosity=0)
+    load_articles()
     return live_server.url
 
 
