@@ -13,9 +13,11 @@ One module, driven by environment variables with safe local defaults:
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +58,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
-    "rest_framework.authtoken",
+    # API tokens stored as digests, expiring (events/api/tokens.py).
+    "knox",
+    # Login lockout after repeated failures (events/lockout.py).
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
@@ -69,6 +74,9 @@ MIDDLEWARE = [
     # Stores anonymous responses as the client gets them: first, as Django's own cache.
     "events.response_cache.UpdateResponseCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy (settings below) on every response.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,9 +86,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "diplomacy.routers.PinPrimaryAfterWriteMiddleware",
+    # A read retried on a server that answers; writes 503 while the primary is down.
+    "diplomacy.read_only.DatabaseOutageMiddleware",
     "events.throttling.PageThrottleMiddleware",
     # Serves them: last, after the page throttle has counted the request.
     "events.response_cache.FetchResponseCacheMiddleware",
+    # Answers a login django-axes refused with the lockout page; it only rewrites that
+    # response, and its documentation asks for the end of the list.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "diplomacy.urls"
@@ -134,8 +147,15 @@ DATABASE_REPLICAS = [alias for alias in DATABASES if alias.startswith("replica")
 for _database in DATABASES.values():
     if _database["ENGINE"] == "django.db.backends.postgresql":
         _database.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        # A server that is gone fails the connection in seconds, not the OS's minutes.
+        _database["OPTIONS"].setdefault(
+            "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "2"))
+        )
 DATABASE_ROUTERS = ["diplomacy.routers.PrimaryReplicaRouter"]
 DATABASE_PIN_SECONDS = int(os.environ.get("DATABASE_PIN_SECONDS", "10"))
+# A server that did not answer is left alone this long, then tried again (diplomacy/routers.py);
+# also the `Retry-After` of a write refused while the primary is down.
+DATABASE_RETRY_SECONDS = int(os.environ.get("DATABASE_RETRY_SECONDS", "5"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -145,6 +165,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login lockout (django-axes, events/lockout.py): its backend first, so a locked account is
+# refused before its password is checked. Failures count per account *and* address (the
+# address by the throttles' rule, `DJANGO_TRUSTED_PROXIES`); after `LOGIN_FAILURE_LIMIT` that
+# account is refused from that address for `LOGIN_COOLOFF_MINUTES`, the admin's form (a 429
+# page) and the API's token login (a 429) alike. `manage.py axes_reset_username <name>` lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "events.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "events.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+
+# API tokens (django-rest-knox): only a SHA-512 digest and the first 15 characters (the
+# prefix that lists and revokes it) are stored; each expires `API_TOKEN_TTL_DAYS` after it
+# was made, and using it does not push that back.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -169,16 +214,75 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SILENCED_SYSTEM_CHECKS = []
 if not DEBUG and not SECURE_SSL_REDIRECT:
     # Turned off on purpose: the proxy in front terminates TLS and redirects HTTP to HTTPS
     # (or, with `make serve`, a local HTTP server on the loopback).
-    SILENCED_SYSTEM_CHECKS = ["security.W008"]
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Asking browsers to preload HSTS is hard to take back (removal from their lists takes
+# months) and binds every subdomain: only on the owner's word.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD")
+if not SECURE_HSTS_PRELOAD:
+    # `check --deploy` asks for preload; leaving it off is the decision above.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+# How many proxies in front of the application set X-Forwarded-For and X-Forwarded-Proto.
+# With 0 neither header is believed: any client can write them. With n, the client's address
+# is the n-th from the end of X-Forwarded-For (REST_FRAMEWORK's NUM_PROXIES below), and
+# `X-Forwarded-Proto: https` marks the request secure (the outermost proxy must set it, not
+# pass on the client's).
+TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0"))
+if TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No Referer to other sites: a listing's URL holds the reader's filters and search words.
+# Within the site the whole URL still goes (CSRF checks over HTTPS read it).
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and requests from this origin
+# only, nothing inline (the templates keep scripts and styles in static files; charts colour
+# with SVG presentation attributes, which the policy allows), no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for the admin's and Swagger UI's inline SVG icons in their stylesheets.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no page here needs a device or a payment.
+# Only features Chromium knows: it logs a warning on every page for one it does not
+# (`bluetooth`, for one, is not a policy-controlled feature there).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # The shared cache: Redis when `REDIS_URL` is set, so that every worker and host sees the same
 # entries (the throttles' counts among them); otherwise each process keeps its own in memory.
@@ -246,7 +350,7 @@ IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(2 * 1024**3)))
 # is answered 401 with a WWW-Authenticate header; sessions serve the browsable API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "events.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -256,7 +360,7 @@ REST_FRAMEWORK = {
     # How many proxies in front append to X-Forwarded-For. With 0 the header is ignored
     # (anyone can write it) and the client's address is REMOTE_ADDR; with n, it is the n-th
     # address from the header's end: the client as the outermost of the n proxies saw it.
-    "NUM_PROXIES": int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0")),
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "events.api.views.ApiSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -270,6 +374,8 @@ SPECTACULAR_SETTINGS = {
     # Interactive documentation served from our own static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No validator badge: an image from validator.swagger.io, which the CSP refuses.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     # Several models have a `kind`; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -96,15 +96,16 @@ def test_the_docs_are_served_from_our_own_static_files(db):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
 
 
-def conform(api_schema, methods, headers=None):
-    """Run schemathesis over every operation with one of `methods`; return those run.
+def conform(api_schema, methods, headers=None, paths=lambda path: True):
+    """Run schemathesis over every operation with one of `methods` on one of `paths`; return
+    those run.
 
     Each operation is a Hypothesis test of its own (schemathesis' pytest plugin does not yet
     run under this pytest, so the strategies are driven directly)."""
     run = []
     for result in api_schema.get_all_operations():
         operation = result.ok()
-        if operation.method.upper() not in methods:
+        if operation.method.upper() not in methods or not paths(operation.path):
             continue
 
         @given(case=operation.as_strategy())
@@ -119,14 +120,39 @@ def conform(api_schema, methods, headers=None):
 
 def test_anonymous_requests_conform(api_schema):
     run = conform(api_schema, {"GET", "POST", "PUT", "PATCH"})
-    # every operation in the schema (proposals: list, detail, accept, reject; aggregates; dyads)
-    assert len(run) == 23
+    # every operation in the schema (proposals: list, detail, accept, reject; aggregates; dyads;
+    # the token login, list, logout and logoutall)
+    assert len(run) == 27
 
 
 def test_an_editors_writes_conform(api_schema):
     user = User.objects.create_user("fuzzing-editor")
     user.groups.add(Group.objects.get(name=EDITORS))
-    token = Token.objects.create(user=user)
-    run = conform(api_schema, {"POST", "PUT", "PATCH"}, {"Authorization": f"Token {token.key}"})
+    _, token = AuthToken.objects.create(user)
+    # Not the token operations: a logout would revoke the token the others use.
+    run = conform(
+        api_schema,
+        {"POST", "PUT", "PATCH"},
+        {"Authorization": f"Token {token}"},
+        paths=lambda path: not path.startswith("/api/auth/"),
+    )
     # POST, PUT and PATCH on events, actors and sources; accept and reject a proposal
     assert len(run) == 11
+
+
+def test_the_token_operations_conform(api_schema):
+    """Listing, revoking and logging out with a token; once it is revoked, 401s that conform."""
+    _, token = AuthToken.objects.create(User.objects.create_user("fuzzing-curator"))
+    run = conform(
+        api_schema,
+        {"GET", "POST", "DELETE"},
+        {"Authorization": f"Token {token}"},
+        paths=lambda path: path.startswith("/api/auth/"),
+    )
+    assert sorted(run) == [
+        "DELETE /api/auth/tokens/{prefix}/",
+        "GET /api/auth/tokens/",
+        "POST /api/auth/login/",
+        "POST /api/auth/logout/",
+        "POST /api/auth/logoutall/",
+    ]

@@ -1,12 +1,13 @@
 """The REST API's writes: who may write, nested records by natural keys, the admin's rules
 (constraints, publish rules) and no lost updates (409 on a stale `version`, 412 on If-Match)."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from events.groups import CURATORS, EDITORS
@@ -102,9 +103,10 @@ def test_countries_are_read_only(editor):
 def test_a_token_authenticates_scripts():
     user = User.objects.create_user("script")
     user.groups.add(Group.objects.get(name=CURATORS))
-    call_command("drf_create_token", "script", verbosity=0)
+    out = io.StringIO()
+    call_command("create_token", "script", stdout=out, stderr=io.StringIO())
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
     response = client.post("/api/events/", new_event(), format="json")
     assert response.status_code == 201, response.json()
     bad = APIClient()

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from events import writes
 from events.groups import EDITORS
@@ -291,8 +291,8 @@ def test_drafts_never_enter_an_anonymous_entry(client, editor):
     published = make_published_event()
     draft = make_published_event()
     Event.objects.filter(pk=draft.pk).update(review_state="draft")
-    token = Token.objects.create(user=editor)
-    signed_in = client.get("/api/events/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = AuthToken.objects.create(editor)
+    signed_in = client.get("/api/events/", HTTP_AUTHORIZATION=f"Token {token}")
     assert draft.slug in signed_in.text
     assert signed_in["Cache-Control"] == "private"
     for _ in range(2):
