@@ -34,6 +34,7 @@ from collections import namedtuple
 from django.db import connections
 
 from . import rollups
+from .api_csv import neutralise
 from .codes import goldstein_sql
 from .models import Event, LinkKind, ReviewState
 from .rollups import DATE_SQL, MATCHING_COLUMNS, SCALAR_SQL, matching_sql
@@ -280,7 +281,8 @@ def as_csv(result):
     writer.writerow(result.columns + list(MEASURE_NAMES))
     for group in result.groups:
         writer.writerow(
-            ["" if group[c] is None else group[c] for c in result.columns]
+            # A key may be an actor's slug, which may start with `-` (api_csv.neutralise).
+            ["" if group[c] is None else neutralise(group[c]) for c in result.columns]
             + [
                 ""
                 if group[m] is None

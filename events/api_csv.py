@@ -2,11 +2,15 @@
 
 The columns are the ones a later import reads back: every field a curator writes, with
 participants, citations and links flattened so that nothing is lost.
+
+Every CSV this project writes guards its cells against formula injection (`neutralise`), and
+the import undoes the guard (`restore`): the rule is here, once, for both sides.
 """
 
 import csv
 import json
 import operator
+import re
 
 from rest_framework import renderers
 
@@ -14,6 +18,40 @@ from . import shape
 from .representation import CHUNK_SIZE, represent_in_chunks
 
 CSV_COLUMNS = list(shape.CSV_COLUMNS)
+
+# CSV injection (OWASP's guidance): a spreadsheet reads a cell that starts with one of these
+# as a formula. A text cell that does, after any quotes, is written with one more quote in
+# front, which a spreadsheet shows as text; the import removes exactly that one quote. Quotes
+# already there count, so that `'=x` is written `''=x` and reads back as `'=x`: every text
+# goes out and comes back unchanged (docs/csv.md, "Formulas").
+FORMULA = re.compile(r"'*[=+\-@\t\r]")
+GUARDED = re.compile(r"'+[=+\-@\t\r]")
+# A number is not a formula, and researchers need numbers to stay numbers: a negative
+# Goldstein value (-7.0) or a count is written as it is, in text cells too. ASCII digits only:
+# a spreadsheet reads no other as a number.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# The first characters that call for a look at the cell (a quick test, done for every cell).
+_FORMULA_STARTS = frozenset("'=+-@\t\r")
+
+
+def neutralise(cell):
+    """The cell as a CSV file writes it: a text that a spreadsheet would take for a formula
+    with one more `'` in front; numbers, and anything not a string, as they are."""
+    if (
+        cell.__class__ is str
+        and cell[:1] in _FORMULA_STARTS
+        and FORMULA.match(cell)
+        and not NUMBER.fullmatch(cell)
+    ):
+        return "'" + cell
+    return cell
+
+
+def restore(cell):
+    """The text of a CSV cell as `neutralise` received it: one leading `'` fewer on a cell
+    that starts with quotes and then a formula's first character."""
+    return cell[1:] if cell[:1] == "'" and GUARDED.match(cell) else cell
+
 
 # The columns made by hand from the representation: the location's two and the children's.
 # Every other column is its field's value as the representation shows it (None, an empty
@@ -53,7 +91,7 @@ def event_row(event):
     row[_LINKED_FROM] = ";".join(
         f"{link['kind']}:{link['event']}" for link in links if link["direction"] == "incoming"
     )
-    return row
+    return list(map(neutralise, row))
 
 
 class _Lines:
@@ -92,5 +130,6 @@ class CSVRenderer(renderers.BaseRenderer):
         items = data.items() if isinstance(data, dict) else [("detail", data)]
         for name, messages in items:
             for message in messages if isinstance(messages, list) else [messages]:
-                text += writer.writerow([name, str(message)])
+                # A message may quote the bad value the request gave.
+                text += writer.writerow([neutralise(name), neutralise(str(message))])
         return text.encode(self.charset)

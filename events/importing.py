@@ -49,7 +49,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import duplicates, rollups, shape, writes
-from .api_csv import CSV_COLUMNS
+from .api_csv import CSV_COLUMNS, restore
 from .codes import codes_for
 from .filters import resolve_country, whole_number
 from .models import (
@@ -270,6 +270,8 @@ def read_csv(handle):
         for number, cells in enumerate(reader, start=2):
             if not cells:
                 continue
+            # Undo the export's guard against formulas: `'=x` reads as `=x` (docs/csv.md).
+            cells = list(map(restore, cells))
             record = record_from_csv(number, dict(zip(columns, cells, strict=False)))
             if len(cells) > len(columns):
                 record.errors.append(RowError(None, "more cells than the header has columns"))
