@@ -13,7 +13,7 @@ SERVE_ENV = DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0 \
 	DJANGO_SECRET_KEY="$$(cat .local/secret-key)" \
 	DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1}"
 
-.PHONY: run serve test setup venv browser lint format migrations-check clean
+.PHONY: run serve test setup venv browser lint format migrations-check clean backup restore
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,38 @@ format: venv
 
 migrations-check: venv
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+## Known vulnerabilities in requirements.txt (pip-audit, .ci/audit.py): fails on a finding, and
+## fails loudly when the vulnerability service cannot be reached. pip-audit has its own
+## virtualenv, so that its dependencies stay out of the project's. AUDIT_SERVICE=osv for OSV.
+PIP_AUDIT := pip-audit==2.10.1
+AUDIT_VENV := .local/audit-venv
+AUDIT_SERVICE ?= pypi
+.PHONY: audit
+$(AUDIT_VENV)/.installed:
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet "$(PIP_AUDIT)"
+	touch $@
+
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python .ci/audit.py --service $(AUDIT_SERVICE) requirements.txt
+
+## Faults under load (bench/faults.py): a worker killed at 20 s, the database's connections
+## ended at 40 s, 60 s in all; needs PostgreSQL and Redis on 127.0.0.1 (bench/README.md).
+.PHONY: faults
+faults: venv
+	$(PY) bench/faults.py $(FAULTS_ARGS)
+
+## Back up the database (DATABASE_URL, else db.sqlite3) into backups/ (BACKUP_DIR=… elsewhere):
+## a pg_dump archive or a SQLite copy, and its manifest. Safe while the site runs.
+backup: venv
+	$(DEV_ENV) $(PY) manage.py backup --output-dir "$(or $(BACKUP_DIR),backups)"
+
+## Restore a backup into an empty database and check it against its manifest:
+## make restore FILE=backups/diplomacy-….dump (DATABASE_URL names the new, empty database).
+restore: venv
+	@test -n "$(FILE)" || { echo "Usage: make restore FILE=backups/<backup>.dump|.sqlite3" >&2; exit 2; }
+	$(DEV_ENV) $(PY) manage.py restore "$(FILE)"
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache test-artifacts
