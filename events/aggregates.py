@@ -40,10 +40,19 @@ from .models import Event, LinkKind, ReviewState
 from .rollups import DATE_SQL, MATCHING_COLUMNS, SCALAR_SQL, matching_sql
 
 MAX_GROUPS = 10_000
+_TOO_MANY = (
+    "This grouping gives more than {:,} groups: filter the events or group by fewer dimensions."
+)
+# Groupings whose groups can outnumber MAX_GROUPS (days, actors, pairs of sides): the keys of a
+# sample of this many matching events are read first, and the grouping refused if they already
+# fall in more groups (`sampled_groups`). The sizes are what refuses such groupings of the 5M
+# benchmark (bench/) in well under 150 ms, against seconds to count every group.
+SAMPLE_EVENTS = {"day": 30_000, "actor": 40_000, "dyad": 20_000}
 
 # Each dimension: the columns it gives a group and, for the date ones, the precisions too
 # coarse for it. Scalar dimensions are SQL expressions on the matching events (`m`); the
-# others join rows of (event_id, key) built by `KEY_ROWS`.
+# others join rows of (event_id, key): all of them (`KEY_ROWS`) when every visible event
+# matches, else looked up event by event (`_keys_joined`).
 DATE_DIMENSIONS = {
     "year": (),
     "month": ("year",),
@@ -55,15 +64,14 @@ JOINED_DIMENSIONS = ("initiator", "target", "country", "actor")
 GROUP_BY = tuple(DATE_DIMENSIONS) + SCALAR_DIMENSIONS + JOINED_DIMENSIONS + ("dyad",)
 
 # (event_id, key) rows of the joined dimensions: distinct per event, so a join counts an
-# event once in each of its groups. {only_v} and {only_p} keep the rows of the matching events
-# (`m`) when not every event matches.
+# event once in each of its groups.
 _SIDE = """
     SELECT v.event_id, c.code AS key FROM events_countryinvolvement v
-    JOIN events_country c ON c.id = v.country_id WHERE v.{flag} {{only_v}}
+    JOIN events_country c ON c.id = v.country_id WHERE v.{flag}
     UNION
     SELECT p.event_id, 'actor:' || a.slug FROM events_participation p
     JOIN events_actor a ON a.id = p.actor_id
-    WHERE p.role = '{role}' {{only_p}} AND NOT EXISTS (
+    WHERE p.role = '{role}' AND NOT EXISTS (
         SELECT 1 FROM events_countryinvolvement w WHERE w.event_id = p.event_id AND w.{flag}
     )"""
 KEY_ROWS = {
@@ -71,10 +79,10 @@ KEY_ROWS = {
     "target": _SIDE.format(flag="as_target", role="target"),
     "country": """
     SELECT v.event_id, c.code AS key FROM events_countryinvolvement v
-    JOIN events_country c ON c.id = v.country_id WHERE 1 = 1 {only_v}""",
+    JOIN events_country c ON c.id = v.country_id""",
     "actor": """
     SELECT DISTINCT p.event_id, a.slug AS key FROM events_participation p
-    JOIN events_actor a ON a.id = p.actor_id WHERE 1 = 1 {only_p}""",
+    JOIN events_actor a ON a.id = p.actor_id""",
 }
 
 MEASURES = """
@@ -143,62 +151,27 @@ def aggregate(queryset, dimensions, shows_drafts, filters=None, *, read="fastest
     For published events only (`shows_drafts` false), the rollups answer (events/rollups.py):
     the cells when they hold the `filters` (the filter form's cleaned values that made
     `queryset`) and dimensions, else the matching events' tallies. `read="events"` reads the
-    events themselves, the definition both are tested against.
+    events themselves, the definition both are tested against. A grouping that a sample
+    already shows to give more than MAX_GROUPS groups is refused before any is counted.
     """
     coarse = next((DATE_DIMENSIONS[name] for name in dimensions if name in DATE_DIMENSIONS), ())
     fast = not shows_drafts and read == "fastest"
+    db = queryset.db
+    vendor = rollups.vendor_of(db)
+    prefix, params, every = _matching_prefix(queryset, shows_drafts, filters, fast)
+    if (
+        set(dimensions) & set(SAMPLE_EVENTS)
+        and _many_match(filters, every)
+        and sampled_groups(db, vendor, prefix, params, dimensions, coarse) > MAX_GROUPS
+    ):
+        raise GroupingError(_TOO_MANY.format(MAX_GROUPS))
     if fast and filters is not None:
-        answered = rollups.answer(
-            dimensions, filters, coarse, using=queryset.db, limit=MAX_GROUPS + 1
-        )
+        answered = rollups.answer(dimensions, filters, coarse, using=db, limit=MAX_GROUPS + 1)
         if answered is not None:
             rows, total, too_coarse = answered
             return _result(dimensions, _at_most_max_groups(rows), total, too_coarse)
-    db = queryset.db
-    vendor = rollups.vendor_of(db)
-    tallied = rollups.tallied_where(filters) if fast and filters is not None else None
-    if tallied is None:
-        # All visible events, or only some: then the query reads those the filters selected.
-        visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
-        ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
-        every = (ids, ids_params) == visible.values("id").query.sql_with_params()
-    if tallied is not None:
-        # The filters as conditions on the tallies themselves: no event is read.
-        condition, params = tallied
-        every = not condition
-        prefix = rollups.TALLIED_SQL.format(matching=f"WHERE {condition}" if condition else "")
-    elif fast:
-        prefix = rollups.TALLIED_SQL.format(
-            matching="" if every else f"WHERE t.event_id IN ({ids})"
-        )
-        params = [] if every else list(ids_params)
-    else:
-        matching, matching_params = _matching(queryset)
-        # Parts of the matching events only, unless every visible event matches: then
-        # reading all `part_of` links costs less than checking each against millions.
-        prefix = matching_sql(
-            matching,
-            part_matching="" if every else f"AND l.to_event_id IN ({ids})",
-            part_visible="" if shows_drafts else "AND p.review_state = %s",
-        )
-        params = [LinkKind.PART_OF] + ([] if shows_drafts else [ReviewState.PUBLISHED])
-        params += ([] if every else list(ids_params)) + list(matching_params)
 
-    keys, joins = [], []
-    for name in dimensions:
-        if name in DATE_DIMENSIONS:
-            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
-        elif name in SCALAR_SQL:
-            keys.append(SCALAR_SQL[name].format(a="m"))
-        else:
-            for side in ("initiator", "target") if name == "dyad" else (name,):
-                alias = f"k_{side}"
-                rows = KEY_ROWS[side].format(
-                    only_v="" if every else "AND v.event_id IN (SELECT id FROM m)",
-                    only_p="" if every else "AND p.event_id IN (SELECT id FROM m)",
-                )
-                joins.append(f"LEFT JOIN ({rows}) {alias} ON {alias}.event_id = m.id")
-                keys.append(f"{alias}.key")
+    keys, joins = (_keys_from_rows if every else _keys_joined)(dimensions, vendor)
     where = (
         "WHERE m.date_precision NOT IN ({})".format(", ".join(f"'{p}'" for p in coarse))
         if coarse
@@ -230,12 +203,154 @@ def aggregate(queryset, dimensions, shows_drafts, filters=None, *, read="fastest
     return _result(dimensions, rows, total_row[2 + len(keys) :], too_coarse_count or 0)
 
 
+def _keys_from_rows(dimensions, vendor):
+    """The group keys (SQL on `m`) and the joins they need, for every visible event: the
+    joined dimensions from KEY_ROWS, each read whole (hashed against millions of events)."""
+    keys, joins = [], []
+    for name in dimensions:
+        if name in DATE_DIMENSIONS:
+            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
+        elif name in SCALAR_SQL:
+            keys.append(SCALAR_SQL[name].format(a="m"))
+        else:
+            for side in ("initiator", "target") if name == "dyad" else (name,):
+                alias = f"k_{side}"
+                joins.append(f"LEFT JOIN ({KEY_ROWS[side]}) {alias} ON {alias}.event_id = m.id")
+                keys.append(f"{alias}.key")
+    return keys, joins
+
+
+def _keys_joined(dimensions, vendor, *, ids=False):
+    """The same keys as `_keys_from_rows`, joined to each matching event by its id (index
+    lookups: for some of the events, or a sample). A side's countries; when the side has no
+    country, its actors (the CASE gives the lookup no id to find when a country was found);
+    for `actor`, each actor once per event (its first role). With `ids`, the keys are the
+    countries' and actors' ids, which are as distinct as their codes and slugs (for counting
+    groups, without looking up a name)."""
+    keys, joins = [], []
+    for name in dimensions:
+        if name in DATE_DIMENSIONS:
+            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
+        elif name in SCALAR_SQL:
+            keys.append(SCALAR_SQL[name].format(a="m"))
+        elif name == "actor" and ids:
+            joins.append("LEFT JOIN events_participation p_actor ON p_actor.event_id = m.id")
+            keys.append("p_actor.actor_id")
+        elif name == "actor":
+            joins.append(
+                "LEFT JOIN events_participation p_actor ON p_actor.event_id = m.id AND NOT EXISTS "
+                "(SELECT 1 FROM events_participation q WHERE q.event_id = p_actor.event_id "
+                "AND q.actor_id = p_actor.actor_id AND q.role < p_actor.role) "
+                "LEFT JOIN events_actor a_actor ON a_actor.id = p_actor.actor_id"
+            )
+            keys.append("a_actor.slug")
+        else:
+            for side in ("initiator", "target") if name == "dyad" else (name,):
+                v, c, p, a = (f"{letter}_{side}" for letter in "vcpa")
+                flag = "" if side == "country" else f" AND {v}.as_{side}"
+                joins.append(
+                    f"LEFT JOIN events_countryinvolvement {v} ON {v}.event_id = m.id{flag}"
+                )
+                if not ids:
+                    joins.append(f"LEFT JOIN events_country {c} ON {c}.id = {v}.country_id")
+                if side == "country":
+                    keys.append(f"{v}.country_id" if ids else f"{c}.code")
+                    continue
+                joins.append(
+                    f"LEFT JOIN events_participation {p} ON {p}.event_id = "
+                    f"CASE WHEN {v}.event_id IS NULL THEN m.id END AND {p}.role = '{side}'"
+                )
+                if ids:
+                    keys += [f"{v}.country_id", f"{p}.actor_id"]
+                    continue
+                joins.append(f"LEFT JOIN events_actor {a} ON {a}.id = {p}.actor_id")
+                keys.append(f"COALESCE({c}.code, 'actor:' || {a}.slug)")
+    return keys, joins
+
+
+def _matching_prefix(queryset, shows_drafts, filters, fast):
+    """The SQL that makes the matching events `m` (a WITH clause), its parameters, and whether
+    every visible event matches. No query is run."""
+    tallied = rollups.tallied_where(filters) if fast and filters is not None else None
+    if tallied is None:
+        # All visible events, or only some: then the query reads those the filters selected.
+        visible = (Event.objects.all() if shows_drafts else Event.objects.published()).order_by()
+        ids, ids_params = queryset.order_by().values("id").query.sql_with_params()
+        every = (ids, ids_params) == visible.values("id").query.sql_with_params()
+    if tallied is not None:
+        # The filters as conditions on the tallies themselves: no event is read.
+        condition, params = tallied
+        every = not condition
+        prefix = rollups.TALLIED_SQL.format(matching=f"WHERE {condition}" if condition else "")
+    elif fast:
+        prefix = rollups.TALLIED_SQL.format(
+            matching="" if every else f"WHERE t.event_id IN ({ids})"
+        )
+        params = [] if every else list(ids_params)
+    else:
+        matching, matching_params = _matching(queryset)
+        # Parts of the matching events only, unless every visible event matches: then
+        # reading all `part_of` links costs less than checking each against millions.
+        prefix = matching_sql(
+            matching,
+            part_matching="" if every else f"AND l.to_event_id IN ({ids})",
+            part_visible="" if shows_drafts else "AND p.review_state = %s",
+        )
+        params = [LinkKind.PART_OF] + ([] if shows_drafts else [ReviewState.PUBLISHED])
+        params += ([] if every else list(ids_params)) + list(matching_params)
+    return prefix, params, every
+
+
+def _many_match(filters, every):
+    """Whether a sample is worth reading first: when every event matches, or those of a kind,
+    status, CAMEO code or dates. A country, an actor, a source or words narrow the events to
+    thousands, which are counted in little more time than the sample would take."""
+    if every:
+        return True
+    given = {name for name, value in (filters or {}).items() if value not in (None, "", [], ())}
+    return not given - (rollups.CELL_FILTERS - set(rollups.SIDES)) - rollups.IGNORED_FILTERS
+
+
+def sampled_groups(db, vendor, prefix, params, dimensions, coarse, *, events=None):
+    """How many groups the first `events` matching events (by default the least of
+    SAMPLE_EVENTS for `dimensions`) fall in. More than MAX_GROUPS proves that the grouping gives
+    too many, read in tens of milliseconds where counting every group would take seconds; fewer
+    proves nothing (the grouping then goes ahead and is checked when counted).
+
+    The sample is limited first, then its keys are joined event by event (`_keys_joined`, by
+    id): index lookups for some thousands of events, never a scan of all the keys."""
+    size = events or min(
+        (SAMPLE_EVENTS[name] for name in dimensions if name in SAMPLE_EVENTS),
+        default=max(SAMPLE_EVENTS.values()),
+    )
+    keys, joins = _keys_joined(dimensions, vendor, ids=True)
+    where = (
+        "WHERE m.date_precision NOT IN ({})".format(", ".join(f"'{p}'" for p in coarse))
+        if coarse
+        else ""
+    )
+    labels = ", ".join(f"{key} AS k{index}" for index, key in enumerate(keys))
+    statement = (
+        f"{prefix}, sample AS (SELECT * FROM m {where} LIMIT {size}) "
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT {labels} FROM sample m {' '.join(joins)}) keys"
+    )
+    with connections[db].cursor() as cursor:
+        if vendor != "postgresql":
+            cursor.execute(statement, params)
+            return cursor.fetchone()[0]
+        # PostgreSQL would rather hash a whole index of millions of keys than look up the
+        # sample's (it prices 20,000 lookups above one scan): told not to, for this statement.
+        cursor.execute("SET enable_hashjoin = off; SET enable_mergejoin = off")
+        try:
+            cursor.execute(statement, params)
+            return cursor.fetchone()[0]
+        finally:
+            cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
+
+
 def _at_most_max_groups(rows):
     if len(rows) > MAX_GROUPS:
-        raise GroupingError(
-            f"This grouping gives more than {MAX_GROUPS:,} groups: filter the events or "
-            "group by fewer dimensions."
-        )
+        raise GroupingError(_TOO_MANY.format(MAX_GROUPS))
     return rows
 
 

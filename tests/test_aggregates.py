@@ -9,10 +9,11 @@ import random
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from rest_framework.test import APIClient
 
 from events import codes
-from events.aggregates import GROUP_BY
+from events.aggregates import GROUP_BY, SAMPLE_EVENTS
 from events.models import (
     ActorKind,
     CountryInvolvement,
@@ -198,6 +199,41 @@ def test_too_many_groups_is_a_400(world, monkeypatch):
     assert "more than 2 groups" in response.json()["group_by"][0]
 
 
+def test_a_sample_refuses_too_many_groups_before_they_are_counted(
+    world, monkeypatch, django_assert_num_queries
+):
+    states, _ = world
+    # Three days, three actors, three pairs.
+    for day, (initiator, target) in enumerate((("GB", "RU"), ("US", "RU"), ("RU", "GB")), 1):
+        make_published_event(
+            initiator=states[initiator], target=states[target], start_date=D(2018, 3, day)
+        )
+    monkeypatch.setattr("events.aggregates.MAX_GROUPS", 2)
+    # One statement: the sample's keys, already over the limit (on PostgreSQL between a SET and
+    # a RESET of the planner's join methods).
+    statements = 3 if connection.vendor == "postgresql" else 1
+    for group_by in ("day", "actor", "dyad"):
+        with django_assert_num_queries(statements) as captured:
+            response = APIClient().get(URL, {"group_by": group_by})
+        assert response.status_code == 400, group_by
+        assert "more than 2 groups" in response.json()["group_by"][0]
+        sample = captured.captured_queries[statements // 2]["sql"]
+        assert f"LIMIT {SAMPLE_EVENTS[group_by]}" in sample
+
+
+def test_a_sample_under_the_limit_proves_nothing(world, monkeypatch, django_assert_num_queries):
+    states, _ = world
+    for day in range(1, 4):
+        make_published_event(initiator=states["GB"], start_date=D(2018, 3, day))
+    monkeypatch.setattr("events.aggregates.MAX_GROUPS", 2)
+    monkeypatch.setitem(SAMPLE_EVENTS, "day", 1)
+    # The sample (one event, one group) lets it through; counting the groups refuses it.
+    with django_assert_num_queries(4 if connection.vendor == "postgresql" else 2):
+        response = APIClient().get(URL, {"group_by": "day"})
+    assert response.status_code == 400
+    assert "more than 2 groups" in response.json()["group_by"][0]
+
+
 def test_csv_is_one_row_per_group(world):
     states, partners = world
     whole = expulsion(partners, states["RU"], (101, None, None))
@@ -293,8 +329,8 @@ def random_world(world):
     return events
 
 
-def recompute(dimensions):
-    """The groups by the README's rules, in Python."""
+def recompute(dimensions, kind=None):
+    """The groups by the README's rules, in Python (of the events of `kind`, if given)."""
     events = list(Event.objects.filter(review_state=ReviewState.PUBLISHED))
     visible = {e.pk for e in events}
 
@@ -371,6 +407,8 @@ def recompute(dimensions):
 
     groups = {}
     for e in events:
+        if kind is not None and e.kind != kind:
+            continue
         if any(e.date_precision in coarse.get(name, ()) for name in dimensions):
             continue
         combos = itertools.product(
@@ -431,7 +469,22 @@ def recompute(dimensions):
     ids=lambda d: ",".join(d),
 )
 def test_every_group_by_matches_a_recomputation(random_world, dimensions):
-    answer = get(APIClient(), group_by=",".join(dimensions))
+    assert_matches_recomputation(get(APIClient(), group_by=",".join(dimensions)), dimensions)
+
+
+@pytest.mark.parametrize(
+    "dimensions",
+    [[name] for name in GROUP_BY if name not in ("mode", "status", "cameo_root")]
+    + [["year", "dyad"], ["initiator", "quad_class"], ["month", "actor"]],
+    ids=lambda d: ",".join(d),
+)
+def test_a_filtered_group_by_matches_a_recomputation(random_world, dimensions):
+    """Some events match: their keys are looked up event by event (not read whole)."""
+    answer = get(APIClient(), group_by=",".join(dimensions), kind="expulsion")
+    assert_matches_recomputation(answer, dimensions, kind="expulsion")
+
+
+def assert_matches_recomputation(answer, dimensions, kind=None):
     columns = [
         c for name in dimensions for c in (["initiator", "target"] if name == "dyad" else [name])
     ]
@@ -439,11 +492,35 @@ def test_every_group_by_matches_a_recomputation(random_world, dimensions):
         tuple(g[c] for c in columns): {k: v for k, v in g.items() if k not in columns}
         for g in answer["groups"]
     }
-    expected = recompute(dimensions)
+    expected = recompute(dimensions, kind)
     assert got.keys() == expected.keys()
     for key in expected:
         for measure, value in expected[key].items():
             assert got[key][measure] == pytest.approx(value, abs=0.011), (key, measure)
+
+
+@pytest.mark.parametrize(
+    "dimensions",
+    [["day"], ["actor"], ["dyad"], ["initiator", "day"], ["country", "week"], ["target", "actor"]],
+    ids=lambda d: ",".join(d),
+)
+@pytest.mark.parametrize("drafts", [False, True], ids=["published", "with drafts"])
+def test_the_sample_counts_the_groups_the_grouping_gives(random_world, dimensions, drafts):
+    """Sampling every row, the sample's keys are the groups: so a sample over the limit is a
+    proof that the grouping is too."""
+    from events import aggregates, rollups
+
+    queryset = Event.objects.all() if drafts else Event.objects.published()
+    coarse = next(
+        (aggregates.DATE_DIMENSIONS[n] for n in dimensions if n in aggregates.DATE_DIMENSIONS),
+        (),
+    )
+    prefix, params, _ = aggregates._matching_prefix(queryset, drafts, {}, not drafts)
+    sampled = aggregates.sampled_groups(
+        queryset.db, rollups.vendor_of(queryset.db), prefix, params, dimensions, coarse
+    )
+    counted = aggregates.aggregate(queryset, dimensions, drafts, filters={})
+    assert sampled == len(counted.groups) > 1
 
 
 # --- The article fixtures, and parts imported into them --------------------------------------
