@@ -172,6 +172,29 @@ class NaturalKeyFilter(django_filters.Filter):
         super().__init__(*args, resolve=resolve, noun=noun, **kwargs)
 
 
+class EventFilterForm(forms.Form):
+    """The checks between fields, for every door that filters events (the HTML listing, the
+    API's list, aggregates and CSV, the export command): each field's own checks are its
+    filter's."""
+
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("date_after"), cleaned.get("date_before")
+        if after and before and after > before:
+            # On "From", next to the value to change; a reversed range would otherwise match
+            # nothing, or, through a coarse event's long period, something unexpected.
+            self.add_error(
+                "date_after",
+                forms.ValidationError(
+                    "“From” (%(after)s) is after “To” (%(before)s): give a start on or before "
+                    "the end.",
+                    code="reversed_range",
+                    params={"after": after.isoformat(), "before": before.isoformat()},
+                ),
+            )
+        return cleaned
+
+
 class EventFilter(django_filters.FilterSet):
     kind = CommaSeparatedMultipleChoiceFilter(
         choices=EventKind.choices,
@@ -260,6 +283,7 @@ class EventFilter(django_filters.FilterSet):
     class Meta:
         model = Event
         fields = []
+        form = EventFilterForm
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         # django-filter's own __init__ deep-copies every filter for each request (~660
@@ -371,7 +395,7 @@ class EventFilter(django_filters.FilterSet):
 
 class ActorFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
-    kind = django_filters.ChoiceFilter(choices=ActorKind.choices)
+    kind = django_filters.ChoiceFilter(choices=ActorKind.choices, empty_label="Any kind")
     country = NaturalKeyFilter(
         field_name="country",
         resolve=resolve_country_strictly,
@@ -388,7 +412,7 @@ class SourceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_text", label="Text", help_text="Words in the title, publisher or address."
     )
-    kind = django_filters.ChoiceFilter(choices=SourceKind.choices)
+    kind = django_filters.ChoiceFilter(choices=SourceKind.choices, empty_label="Any kind")
 
     class Meta:
         model = Source

@@ -1,5 +1,6 @@
-"""The public pages: home, the filtered event listing, and event, country, actor, source and
-dyad (two countries) pages.
+"""The public pages: home, the filtered event listing, event, country, actor, source and
+dyad (two countries) pages, and the code book (/codes/). The index pages of countries, actors
+and sources are in events/index_pages.py.
 
 Only published events appear, everywhere (linked events and counts included). Each page runs
 a fixed number of queries whatever the number of rows: related rows come by prefetch, never
@@ -13,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import charts, series
+from . import charts, glossary, series
 from .codes import QuadClass
 from .filters import EVENT_ORDERINGS, EventFilter, resolve_country
 from .models import (
@@ -90,13 +91,14 @@ FIELD_LABELS = {
 }
 
 
-def describe_fields(form):
-    """Labels and placeholders for people, and each input tied to its help and its error."""
+def describe_fields(form, labels=FIELD_LABELS):
+    """Labels and placeholders for people (`labels`: name -> (label, example)), and each
+    input tied to its help and its error."""
     for name, field in form.fields.items():
         bound = form[name]
-        if name in FIELD_LABELS:
+        if name in labels:
             # The bound field copied the label when the form was validated.
-            field.label, placeholder = FIELD_LABELS[name]
+            field.label, placeholder = labels[name]
             bound.label = field.label
             if placeholder:
                 field.widget.attrs["placeholder"] = f"e.g. {placeholder}"
@@ -273,9 +275,16 @@ def event_detail(request, slug):
 def country_detail(request, code):
     """A country: its groups (G7, EU), counts of its events by kind, its most frequent
     partners (each linking to their dyad), what it initiated and what targeted it, a timeline
-    with its events per month and, where it expelled or was expelled, who expelled whom."""
+    with its events per month and, where it expelled or was expelled, who expelled whom.
+
+    Its address is the ISO alpha-2 code in any case (`/countries/jp/`); the other codes the
+    filters take (JPN, iso3n:392, cow:740, gw:740) redirect to it."""
     if len(code) != 2 or not code.isalpha():
-        raise Http404("No country has this code.")
+        # Printable ASCII only: PostgreSQL refuses a NUL byte in a query (a 500).
+        country = resolve_country(code) if code.isascii() and code.isprintable() else None
+        if country is None:
+            raise Http404("No country has this code.")
+        return redirect("country-detail", code=country.code, permanent=True)
     country = get_object_or_404(Country, code=code.upper())
     blocs = Membership.objects.filter(country=country).select_related("bloc").order_by("bloc__name")
 
@@ -416,6 +425,13 @@ def source_detail(request, pk):
             "list_url": "/events/?" + urlencode({"source": source.pk}),
         },
     )
+
+
+def codes(request):
+    """The code book in words: what each event kind, mode, CAMEO code (the twenty roots and
+    every code this project assigns), PLOVER type and mode, the Goldstein scale and the quad
+    classes mean, each entry with an anchor that the codes shown elsewhere link to. No query."""
+    return render(request, "events/codes.html", glossary.code_book())
 
 
 # --- Monthly series and dyads --------------------------------------------------------------

@@ -25,6 +25,8 @@ What it guarantees, and where:
   whose old slug then redirects.
 """
 
+from django.contrib import admin
+
 from . import (
     children,  # noqa: F401 (registers its admins)
     events,  # noqa: F401 (registers its admins)
@@ -32,5 +34,11 @@ from . import (
     records,  # noqa: F401 (registers its admins)
 )
 from .common import EventAdminForm, SeenVersionForm
+
+# The admin's name in its header, its pages' titles and its home page, for one product with
+# the public site (whose address "View site" links to).
+admin.site.site_header = "Diplomatic events: curation"
+admin.site.site_title = "Diplomatic events admin"
+admin.site.index_title = "Curate events, actors and sources"
 
 __all__ = ["EventAdminForm", "SeenVersionForm"]

@@ -3,6 +3,8 @@
 from django import template
 from django.urls import reverse
 
+from events import glossary
+
 register = template.Library()
 
 
@@ -44,3 +46,20 @@ def period(event):
         return f"{text} – {end.strftime('%B %Y')}" if end else text
     text = f"{start.day} {start.strftime('%B %Y')}"
     return f"{text} – {end.day} {end.strftime('%B %Y')}" if end else text
+
+
+@register.filter
+def status_note(event):
+    """The status to show in brackets after an event's title ("planned", "postponed",
+    "cancelled"), or "" when it occurred or when the title says it already: curators often
+    write "(planned)" into the title, and every list would otherwise repeat it."""
+    if event.status == "occurred":
+        return ""
+    note = event.get_status_display().lower()
+    return "" if f"({note})" in event.title.lower() else note
+
+
+@register.filter
+def code_entries(event):
+    """The event's codes with their names and their anchors on /codes/ (events/glossary)."""
+    return glossary.event_codes(event)
