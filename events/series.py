@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .aggregates import aggregate
 from .codes import QuadClass
-from .models import EventKind
+from .models import Event, EventKind
 
 KINDS = list(EventKind.values)
 QUAD_CLASSES = [str(value) for value in QuadClass.values]
@@ -150,9 +150,9 @@ def dyad(events, a, b, shows_drafts):
     return Dyad(a, b, directions, months)
 
 
-def partners(events, country, shows_drafts, limit=PARTNERS):
-    """The countries with most events between them and `country`, either way, from two
-    aggregates (two queries): `country` as initiator by target, and as target by initiator.
+def partners(country, limit=PARTNERS):
+    """The countries with most published events between them and `country`, either way, from
+    two aggregates (two queries): `country` as initiator by target, and as target by initiator.
 
     [(code, events initiated by `country` against it, events it initiated against
     `country`)], most events first, then by code. Coalitions and other actors acting for no
@@ -160,8 +160,10 @@ def partners(events, country, shows_drafts, limit=PARTNERS):
     """
     counts = {}
     for side, other in (("initiator", "target"), ("target", "initiator")):
-        matching = events.involving(country, **{f"as_{side}": True})
-        for group in aggregate(matching, [other], shows_drafts).groups:
+        # The side as a filter too, so the count reads the country's tallies off its
+        # involvement index instead of checking every published event.
+        matching = Event.objects.published().involving(country, **{f"as_{side}": True})
+        for group in aggregate(matching, [other], False, filters={side: country}).groups:
             code = group[other]
             if code is None or code.startswith("actor:") or code == country.code:
                 continue

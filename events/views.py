@@ -9,19 +9,19 @@ a query per row. The listing pages by keyset ("cursor"), never by OFFSET or COUN
 
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
+from django.db.models import Count, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from . import charts, glossary, series
+from .aggregates import aggregate
 from .codes import QuadClass
 from .filters import EVENT_ORDERINGS, EventFilter, resolve_country
 from .models import (
     Actor,
     Citation,
     Country,
-    CountryInvolvement,
     Event,
     EventAlias,
     EventKind,
@@ -289,33 +289,21 @@ def country_detail(request, code):
     blocs = Membership.objects.filter(country=country).select_related("bloc").order_by("bloc__name")
 
     events = Event.objects.published().involving(country)
-    # Initiated or targeted as the involvement rule has it (a state, its agencies, its
-    # officials in office at the time), from the derived rows the filters read.
-    mine = CountryInvolvement.objects.filter(event=OuterRef("pk"), country=country)
-    as_role = {
-        Role.INITIATOR: Exists(mine.filter(as_initiator=True)),
-        Role.TARGET: Exists(mine.filter(as_target=True)),
-    }
-    counts = {
-        row["kind"]: row
-        for row in events.order_by()
-        .values("kind")
-        .annotate(
-            total=Count("id"),
-            initiated=Count("id", filter=Q(as_role[Role.INITIATOR])),
-            targeted=Count("id", filter=Q(as_role[Role.TARGET])),
+    # Involved, initiated and targeted as the involvement rule has it (a state, its agencies,
+    # its officials in office at the time): published events by kind, from the rollup cells
+    # the `country`, `initiator` and `target` filters count with (three reads of a few rows).
+    counts = {}
+    for side, column in (("country", "total"), ("initiator", "initiated"), ("target", "targeted")):
+        matching = (
+            events
+            if side == "country"
+            else Event.objects.published().involving(country, **{f"as_{side}": True})
         )
-    }
+        for group in aggregate(matching, ["kind"], False, filters={side: country}).groups:
+            counts.setdefault(group["kind"], dict.fromkeys(("total", "initiated", "targeted"), 0))
+            counts[group["kind"]][column] = group["events"]
     kinds = [
-        {
-            "kind": kind,
-            "label": kind.label,
-            "total": counts[kind]["total"],
-            "initiated": counts[kind]["initiated"],
-            "targeted": counts[kind]["targeted"],
-        }
-        for kind in EventKind
-        if kind in counts
+        {"kind": kind, "label": kind.label, **counts[kind]} for kind in EventKind if kind in counts
     ]
     total = sum(row["total"] for row in kinds)
     latest = list(
@@ -334,7 +322,7 @@ def country_detail(request, code):
     expelled_none = total and not sum(
         row["initiated"] for row in kinds if row["kind"] == EventKind.EXPULSION
     )
-    ranked = series.partners(Event.objects.published(), country, False)
+    ranked = series.partners(country)
     names = dict(
         Country.objects.filter(code__in=[code for code, _, _ in ranked]).values_list("code", "name")
     )
