@@ -104,15 +104,16 @@ def _day_after(day):
 
 
 def _ticks(start, end):
-    """Tick dates and labels for the axis, about a dozen at most."""
+    """Tick dates for the axis, about a dozen at most, and their unit: year, month or day."""
     days = (end - start).days
     ticks = []
     if days > 3 * 366:
         year = start.year + (start.month > 1 or start.day > 1)
         step = max(1, (end.year - year) // 10 + 1)
         for y in range(year, end.year + 1, step):
-            ticks.append((datetime.date(y, 1, 1), str(y)))
-    elif days > 75:
+            ticks.append(datetime.date(y, 1, 1))
+        return ticks, "year"
+    if days > 75:
         month = datetime.date(start.year, start.month, 1)
         if month < start:
             month = datetime.date(month.year + month.month // 12, month.month % 12 + 1, 1)
@@ -121,22 +122,33 @@ def _ticks(start, end):
         index = 0
         while month <= end:
             if index % step == 0:
-                label = (
-                    month.strftime("%b %Y")
-                    if month.month == 1 or not ticks
-                    else month.strftime("%b")
-                )
-                ticks.append((month, label))
+                ticks.append(month)
             month = datetime.date(month.year + month.month // 12, month.month % 12 + 1, 1)
             index += 1
-    else:
-        step = max(1, days // 10)
-        day = start
-        while day <= end:
-            label = day.strftime("%-d %b %Y") if not ticks else day.strftime("%-d %b")
-            ticks.append((day, label))
-            day += datetime.timedelta(days=step)
-    return ticks
+        return ticks, "month"
+    step = max(1, days // 10)
+    day = start
+    while day <= end:
+        ticks.append(day)
+        day += datetime.timedelta(days=step)
+    return ticks, "day"
+
+
+def tick_labels(ticks, unit):
+    """Labels for the ticks shown: a month or day carries its year on the first tick and
+    wherever the year changes from the tick before ("Nov", "Feb 2017"), never only in January
+    (which a step of several months may skip)."""
+    labels, year = [], None
+    for day in ticks:
+        with_year = day.year != year
+        if unit == "year":
+            labels.append(str(day.year))
+        elif unit == "month":
+            labels.append(day.strftime("%b %Y" if with_year else "%b"))
+        else:
+            labels.append(day.strftime("%-d %b %Y" if with_year else "%-d %b"))
+        year = day.year
+    return labels
 
 
 def timeline(events, width=WIDTH):
@@ -190,10 +202,11 @@ def timeline(events, width=WIDTH):
         lanes.append(Lane(kind.label, colour, shape, y, height, marks))
         y += height + 6
     plot_bottom = y
+    days, unit = _ticks(first, last)
+    shown = [day for day in days if GUTTER <= x_of(day) <= width - RIGHT]
     ticks = [
         {"x": x_of(day), "label": label}
-        for day, label in _ticks(first, last)
-        if GUTTER <= x_of(day) <= width - RIGHT
+        for day, label in zip(shown, tick_labels(shown, unit), strict=True)
     ]
     return {
         "width": width,
