@@ -185,6 +185,11 @@ def event_list(request):
         return "?" + with_param(params, cursor=encode_cursor(ordering, position, backwards))
 
     csv_query = urlencode({"format": "csv"}) + ("&" + query if query else "")
+    # The table of events is the chart's table too: an expulsion there says what it is part of,
+    # as its bar does.
+    parents = charts.part_of_parents(rows)
+    for row in rows:
+        row.part_of_event = parents.get(row.pk)
     context.update(
         {
             "events": rows,
@@ -202,7 +207,7 @@ def event_list(request):
                 )
             ],
             "timeline": charts.timeline(rows),
-            "expulsions": charts.expulsions(rows, charts.part_of_parents(rows)),
+            "expulsions": charts.expulsions(rows, parents),
             # Every event the filters match, not only this page's.
             "monthly": monthly_series(filterset.qs, filterset.form.cleaned_data),
         }

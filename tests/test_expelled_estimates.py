@@ -90,9 +90,9 @@ def test_the_pages_say_the_estimates_in_the_same_words(client, sides):
     table = listing[listing.index('class="event-table"') :]
     counts = re.findall(r'<span class="count">([^<]*)</span>', table)
     assert counts == ["more than 100 expelled", "60–80 expelled"]
-    chart = listing[listing.index('class="expulsion-table"') :]
-    assert '<td class="number">60–80</td>' in chart
-    assert '<td class="number">more than 100</td>' in chart
+    chart = listing[listing.index('class="expulsions-svg"') :]
+    assert '<tspan class="number">60–80</tspan>' in chart
+    assert '<tspan class="number">more than 100</tspan>' in chart
     page = client.get(ranged.get_absolute_url()).content.decode()
     assert '<dt>People expelled</dt><dd class="number">60–80</dd>' in page
 

@@ -72,6 +72,8 @@ def test_home_counts_kinds_and_links_to_listing_api_docs_and_admin(client):
     html = html_of(client, "/")
     assert "<td>Expulsion</td><td>3</td>" in html
     assert 'href="/events/?kind=expulsion"' in html
+    # "Who expelled whom" lands on the chart, not the top of the listing.
+    assert 'href="/events/?kind=expulsion#expulsions"' in html
     assert 'href="/events/"' in html
     assert 'href="/api/docs/"' in html
     assert 'href="/admin/"' in html
@@ -244,10 +246,14 @@ def test_expulsion_chart_shows_who_expelled_whom_with_numbers(client):
     text = text_of(svg)
     assert "United Kingdom" in text and "23 → Russian Federation" in text
     assert "60 → Russian Federation" in text and "more than 100 → Russian Federation" in text
-    table = text_of(html[html.index('class="expulsion-table"') :])
-    assert "United States Russian Federation 60" in table
-    assert "United Kingdom Russian Federation 23" in table
+    # One view of each expulsion: the chart, and the table of events as its table (numbers,
+    # sides and what it is part of), not a second table of the same expulsions.
+    assert 'class="expulsion-table"' not in html
+    table = text_of(html[html.index('class="event-table"') :])
+    assert "United States expels 60 Russian diplomats 60 expelled" in table
     assert "(part of Coordinated expulsion of Russian diplomats" in table
+    assert "United Kingdom expels 23 Russian diplomats 23 expelled" in table
+    assert len(re.findall(r'class="title"><a href="/events/[^"]+/">', html)) == 3
     # No chart when the listing holds no expulsion.
     assert "expulsions-svg" not in html_of(client, "/events/?kind=phone_call")
 
