@@ -67,6 +67,9 @@ class Mark:
     width: float  # 0 for a one-day mark
     colour: str
     shape: str
+    # A span cut at the axis's start or end (it goes on beyond the period shown).
+    cut_start: bool = False
+    cut_end: bool = False
 
     @property
     def is_span(self):
@@ -79,6 +82,22 @@ class Mark:
     @property
     def span_y(self):
         return self.y - 6
+
+    @property
+    def arrow_points(self):
+        """Arrowheads at the edges where the span was cut: it goes on beyond the axis."""
+        points = []
+        if self.cut_start:
+            x = self.x
+            points.append(
+                f"{x - 7:.1f},{self.y:.1f} {x:.1f},{self.y - 7:.1f} {x:.1f},{self.y + 7:.1f}"
+            )
+        if self.cut_end:
+            x = self.x + self.width
+            points.append(
+                f"{x + 7:.1f},{self.y:.1f} {x:.1f},{self.y - 7:.1f} {x:.1f},{self.y + 7:.1f}"
+            )
+        return points
 
 
 @dataclass
@@ -151,17 +170,39 @@ def tick_labels(ticks, unit):
     return labels
 
 
-def timeline(events, width=WIDTH):
+def focus_range(events):
+    """The period the axis shows: that of the events dated to the day or month, when some are
+    and events known only to the year reach outside it; None to show every event's period.
+
+    A few long, coarse spans (an event known only as "2014–2016") would otherwise squash the
+    finely dated ones (eighteen in one March) into a column."""
+    fine = [event for event in events if event.date_precision != DatePrecision.YEAR]
+    if not fine:
+        return None
+    first = min(event.start_date for event in fine)
+    last = max(_day_after(event.period_end) for event in fine)
+    if all(first <= e.start_date and _day_after(e.period_end) <= last for e in events):
+        return None
+    return first, last
+
+
+def timeline(events, width=WIDTH, *, whole=False):
     """Lanes by kind, one mark per event; month and year precision drawn as spans.
 
     Marks that would overlap within a lane go to the next free sub-row, so every event stays
-    visible and clickable however many share a day.
+    visible and clickable however many share a day. The axis covers the finely dated events
+    (`focus_range`): a coarse span reaching outside it is cut at the edge and drawn with an
+    arrow there (`clipped` says how many); `whole` shows every event's whole period instead.
     """
     events = list(events)
     if not events:
         return None
-    first = min(event.start_date for event in events)
-    last = max(_day_after(event.period_end) for event in events)
+    focus = None if whole else focus_range(events)
+    if focus:
+        first, last = focus
+    else:
+        first = min(event.start_date for event in events)
+        last = max(_day_after(event.period_end) for event in events)
     if (last - first).days < 30:
         first -= datetime.timedelta(days=15)
         last += datetime.timedelta(days=15)
@@ -173,6 +214,17 @@ def timeline(events, width=WIDTH):
     def x_of(day):
         return GUTTER + plot * (day - first).days / span_days
 
+    def x_within(day):
+        """x of `day`, held to the plot; and which edge it was cut at, if any."""
+        x = x_of(day)
+        if x < GUTTER:
+            return GUTTER, "left"
+        if x > width - RIGHT:
+            return width - RIGHT, "right"
+        return x, None
+
+    clipped = 0
+
     kinds = [kind for kind in EventKind if any(event.kind == kind for event in events)]
     lanes, y = [], TOP
     for kind in kinds:
@@ -183,13 +235,15 @@ def timeline(events, width=WIDTH):
             (event for event in events if event.kind == kind), key=lambda e: (e.start_date, e.pk)
         )
         for event in ordered:
-            x0 = x_of(event.start_date)
+            x0, cut_start = x_within(event.start_date)
+            cut_end = None
             if event.date_precision == DatePrecision.DAY and event.end_date is None:
                 left, right, mark_width, cx = x0 - MARK - 1, x0 + MARK + 1, 0, x0
             else:
-                x1 = x_of(_day_after(event.period_end))
+                x1, cut_end = x_within(_day_after(event.period_end))
                 mark_width = max(x1 - x0, 3)
                 left, right, cx = x0, x0 + mark_width, x0
+            clipped += bool(cut_start or cut_end)
             for row, end in enumerate(rows_end):
                 if left >= end + 3:
                     rows_end[row] = right
@@ -197,7 +251,18 @@ def timeline(events, width=WIDTH):
             else:
                 row = len(rows_end)
                 rows_end.append(right)
-            marks.append(Mark(event, cx, y + ROW / 2 + 2 + row * ROW, mark_width, colour, shape))
+            marks.append(
+                Mark(
+                    event,
+                    cx,
+                    y + ROW / 2 + 2 + row * ROW,
+                    mark_width,
+                    colour,
+                    shape,
+                    bool(cut_start),
+                    bool(cut_end),
+                )
+            )
         height = len(rows_end) * ROW + 4
         lanes.append(Lane(kind.label, colour, shape, y, height, marks))
         y += height + 6
@@ -220,6 +285,8 @@ def timeline(events, width=WIDTH):
         "lanes": lanes,
         "legend": legend(lanes),
         "spans": any(mark.is_span for lane in lanes for mark in lane.marks),
+        "clipped": clipped,
+        "focused": bool(focus),
         "count": len(events),
         "first": first,
         "last": last,

@@ -144,6 +144,8 @@ def event_list(request):
     params = request.GET
     filter_params = params.copy()
     filter_params.pop("cursor", None)
+    # `timeline=whole`: the timeline over every listed event's whole period (no filter).
+    whole_timeline = filter_params.pop("timeline", None) == ["whole"]
     # Always bound (even to no parameters) so that the default ordering applies. Published
     # events only, even for staff: a draft's slug in `linked_to` is unknown here.
     filterset = EventFilter(
@@ -206,7 +208,10 @@ def event_list(request):
                     ("title", "title"),
                 )
             ],
-            "timeline": charts.timeline(rows),
+            "timeline": charts.timeline(rows, whole=whole_timeline),
+            "timeline_whole_url": "?" + with_param(params, timeline="whole") + "#timeline",
+            "timeline_focus_url": "?" + with_param(params, timeline=None) + "#timeline",
+            "whole_timeline_shown": whole_timeline and charts.focus_range(rows) is not None,
             "expulsions": charts.expulsions(rows, parents),
             # Every event the filters match, not only this page's.
             "monthly": monthly_series(filterset.qs, filterset.form.cleaned_data),

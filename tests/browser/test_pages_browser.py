@@ -106,5 +106,13 @@ def test_listing_reads_on_a_phone(site, chromium, artifacts):
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # nothing but the charts' own boxes scrolls sideways
         phone.screenshot(path=artifacts / "events-list-phone.png", full_page=True)
+        # The whole listing: its timeline opens on the latest period, and says it scrolls.
+        phone.goto(f"{site}/events/")
+        assert phone.locator(".timeline .scroll-cue").is_visible()
+        last_tick = phone.locator("svg.timeline-svg text.tick").last.bounding_box()
+        first_tick = phone.locator("svg.timeline-svg text.tick").first.bounding_box()
+        assert 0 <= last_tick["x"] <= 390  # the latest tick is in view...
+        assert first_tick["x"] < 0  # ...and the earliest is off to the left, a scroll away
+        phone.locator(".timeline").screenshot(path=artifacts / "timeline-phone.png")
     finally:
         context.close()
