@@ -691,12 +691,35 @@ def measure_aggregates(bench, anon):
         bench.get(anon, "/api/aggregates/events/?group_by=month,kind"),
         300,
     )
+    # Issue 15: the counts beside the listing's filters (facets), the whole form's worth.
+    for query in ("", "kind=expulsion", "initiator=US"):
+        bench.measure(
+            "listing facets (kind, status, top countries)" + (f", {query}" if query else ""),
+            listing_facets(query),
+            100,
+        )
     bench.measure("API dyad JP-RU", bench.get(anon, "/api/dyads/JP/RU/"), 100)
     bench.measure("HTML dyad page JP-RU", bench.get(anon, "/dyads/JP/RU/"), 100)
     # What keeping the rollups in step costs a write: the same edit of a published event
     # through the write path, with the tallies and cells left alone (baseline), then kept.
     bench.measure("edit of a published event, rollups left alone (baseline)", edit_event(False))
     bench.measure("edit of a published event, rollups kept in step", edit_event(True))
+
+
+def listing_facets(query):
+    """The listing's facets (events/views.py `facets`) for the filters in `query`."""
+    from django.http import QueryDict
+
+    from events import views
+    from events.filters import EventFilter
+
+    def run():
+        params = QueryDict(query)
+        filterset = EventFilter(params, queryset=Event.objects.published().listed())
+        assert filterset.is_valid(), filterset.errors
+        views.facets(params, filterset)
+
+    return run
 
 
 def edit_event(keep_rollups):

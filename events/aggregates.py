@@ -48,6 +48,9 @@ _TOO_MANY = (
 # fall in more groups (`sampled_groups`). The sizes are what refuses such groupings of the 5M
 # benchmark (bench/) in well under 150 ms, against seconds to count every group.
 SAMPLE_EVENTS = {"day": 30_000, "actor": 40_000, "dyad": 20_000}
+# Counts beside the listing's filters that the rollup cells cannot answer are read from this
+# many matching events (`counts`), and said to be estimates when more match.
+SAMPLE_FACETS = 2_000
 
 # Each dimension: the columns it gives a group and, for the date ones, the precisions too
 # coarse for it. Scalar dimensions are SQL expressions on the matching events (`m`); the
@@ -346,6 +349,33 @@ def sampled_groups(db, vendor, prefix, params, dimensions, coarse, *, events=Non
             return cursor.fetchone()[0]
         finally:
             cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
+
+
+def counts(queryset, dimension, filters, *, sample=None):
+    """Published events of `queryset` (made by the cleaned `filters`) counted by one
+    `dimension`: ({key: events}, None) read exactly from the rollup cells when they answer;
+    else from the first `sample` (SAMPLE_FACETS) matching events by id, ({key: events among
+    them}, how many they are) when more match (an estimate, to be said so), or exactly
+    ({...}, None) when the sample holds every match. For counts beside filters, which must
+    be quick more than exact."""
+    if rollups.plan([dimension], filters) is not None:
+        groups = aggregate(queryset, [dimension], False, filters=filters).groups
+        return {group[dimension]: group["events"] for group in groups}, None
+    size = sample or SAMPLE_FACETS
+    db = queryset.db
+    vendor = rollups.vendor_of(db)
+    prefix, params, _ = _matching_prefix(queryset, False, filters, True)
+    (key,), joins = _keys_joined([dimension], vendor)
+    statement = (
+        f"{prefix}, sample AS (SELECT * FROM m ORDER BY m.id LIMIT {size + 1}) "
+        f"SELECT {key}, COUNT(*), (SELECT COUNT(*) FROM sample) FROM "
+        f"(SELECT * FROM sample ORDER BY id LIMIT {size}) m {' '.join(joins)} GROUP BY {key}"
+    )
+    with connections[db].cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    found = {row[0]: row[1] for row in rows}
+    return found, (size if rows and rows[0][2] > size else None)
 
 
 def _at_most_max_groups(rows):

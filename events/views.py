@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import charts, glossary, series
+from . import aggregates, charts, glossary, series
 from .aggregates import aggregate
 from .codes import QuadClass
 from .filters import EVENT_ORDERINGS, EventFilter, resolve_country
@@ -25,6 +25,7 @@ from .models import (
     Event,
     EventAlias,
     EventKind,
+    EventStatus,
     LinkKind,
     Membership,
     Office,
@@ -134,6 +135,71 @@ def home(request):
     )
 
 
+# The countries shown as the most frequent initiators and targets of the listed events.
+TOP_COUNTRIES = 5
+
+
+def facets(filter_params, filterset):
+    """Counts beside the filters: how many events each kind and each status would give under
+    the other filters, and the countries most often initiator and target of the events listed.
+    Exact from the rollup cells where they answer; else counted in a sample of the matching
+    events and said to be an estimate (events/aggregates.py `counts`). Four reads, then one
+    query for the countries' names."""
+    found, sampled = {}, {}
+    for name in ("kind", "status"):
+        # The other filters' values as cleaned already (no code or slug resolved again).
+        cleaned = {**filterset.form.cleaned_data, name: None}
+        queryset = Event.objects.published().listed()
+        for other, value in cleaned.items():
+            queryset = filterset.filters[other].filter(queryset, value)
+        found[name], sampled[name] = aggregates.counts(queryset, name, cleaned)
+    top = {}
+    for side in ("initiator", "target"):
+        found[side], sampled[side] = aggregates.counts(
+            filterset.qs, side, filterset.form.cleaned_data
+        )
+        countries = [(code, n) for code, n in found[side].items() if code and ":" not in code]
+        countries.sort(key=lambda item: (-item[1], item[0]))
+        top[side] = countries[:TOP_COUNTRIES]
+    codes = {code for side in top for code, _ in top[side]}
+    names = dict(Country.objects.filter(code__in=codes).values_list("code", "name"))
+    form = filterset.form
+    return {
+        "kind_choices": [
+            (checkbox, found["kind"].get(checkbox.data["value"], 0)) for checkbox in form["kind"]
+        ],
+        "kind_sampled": sampled["kind"],
+        "status_counts": [
+            (
+                label,
+                found["status"].get(value, 0),
+                "?" + with_param(filter_params, status=value),
+                form.cleaned_data.get("status") == value,
+            )
+            for value, label in EventStatus.choices
+        ],
+        "status_sampled": sampled["status"],
+        "top_countries": [
+            (
+                label,
+                [
+                    (
+                        names.get(code, code),
+                        count,
+                        "?" + with_param(filter_params, **{side: code}),
+                    )
+                    for code, count in top[side]
+                ],
+                sampled[side],
+            )
+            for side, label in (
+                ("initiator", "Most often initiator"),
+                ("target", "Most often target"),
+            )
+        ],
+    }
+
+
 def event_list(request):
     """The events, filtered by the API's FilterSet, a page at a time, with a timeline, a chart
     of who expelled whom and a link to the same set as CSV.
@@ -208,6 +274,7 @@ def event_list(request):
                     ("title", "title"),
                 )
             ],
+            **facets(filter_params, filterset),
             "timeline": charts.timeline(rows, whole=whole_timeline),
             "timeline_whole_url": "?" + with_param(params, timeline="whole") + "#timeline",
             "timeline_focus_url": "?" + with_param(params, timeline=None) + "#timeline",

@@ -52,19 +52,23 @@ def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n
     with django_assert_num_queries(2):
         assert client.get("/").status_code == 200
 
-    # 1 the page of events (LIMIT page size + 1, no COUNT), 2 their initiators and targets with
-    # actor and country, 3 the wider expulsions they are part of, 4 the monthly series of all
-    # the matching events (one aggregate: its groups and its total in one statement).
-    with django_assert_num_queries(4):
+    # 1-5 the counts beside the filters (facets): by kind without the kind filter, by status
+    # without the status filter, by initiator, by target (four aggregates) and the top
+    # countries' names; 6 the page of events (LIMIT page size + 1, no COUNT), 7 their
+    # initiators and targets with actor and country, 8 the wider expulsions they are part of,
+    # 9 the monthly series of all the matching events (one aggregate: its groups and its total
+    # in one statement).
+    with django_assert_num_queries(9):
         assert client.get("/events/").status_code == 200
 
     # The same, plus 1 query per natural-key filter value: 1 resolve the country code.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(10):
         assert client.get("/events/?kind=expulsion&initiator=JP").status_code == 200
 
-    # The first four, plus 1 resolving the linked event's slug (without the listing's
-    # prefetches) and 1 the ids of the events linked to it.
-    with django_assert_num_queries(6):
+    # The first nine, plus 1 resolving the linked event's slug (without the listing's
+    # prefetches) and 1 the ids of the events linked to it, for the listing and again for each
+    # of the kind and status facets, which apply the other filters anew (3).
+    with django_assert_num_queries(13):
         assert client.get("/events/?linked_to=whole").status_code == 200
 
     # 1 the event with its location, 2 participants with actor and country, 3 the offices of
@@ -95,12 +99,12 @@ def test_listing_page_holds_at_most_a_page_of_rows(client, monkeypatch, django_a
 
     build(30)
     monkeypatch.setattr(views, "PAGE_SIZE", 10)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(9):
         response = client.get("/events/?ordering=title")
     assert len(response.context["events"]) == 10
     assert response.context["next_url"]
-    # A later page by its cursor: the same four queries, the page's bounded by the cursor.
-    with django_assert_num_queries(4):
+    # A later page by its cursor: the same nine queries, the page's bounded by the cursor.
+    with django_assert_num_queries(9):
         response = client.get("/events/" + response.context["next_url"])
     assert len(response.context["events"]) == 10
     assert response.context["previous_url"]
