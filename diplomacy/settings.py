@@ -389,8 +389,27 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
-    # The worker says which jobs it runs (once: run_huey adds no handler of its own then).
-    "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        # Django's default logging gives "django" a console handler of its own (with debug on)
+        # and lets it propagate to the root's console as well: every line of `make run` came out
+        # twice. Here "django" has no handler of its own, so its lines reach the root's once.
+        "django": {"handlers": [], "level": "INFO"},
+        # Naming "django" resets its children, so the server's request lines keep their own
+        # handler (with the time) explicitly, and do not propagate.
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # The worker says which jobs it runs (once: run_huey adds no handler of its own then).
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

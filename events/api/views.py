@@ -111,8 +111,32 @@ _ERRORS = {
 }
 
 
+# Permissions that let an anonymous request through for reads (GET, HEAD, OPTIONS).
+_ANONYMOUS_READS = (
+    permissions.IsAuthenticatedOrReadOnly,
+    permissions.DjangoModelPermissionsOrAnonReadOnly,
+)
+
+
 class ApiSchema(AutoSchema):
-    """drf-spectacular's schema, with every error response an operation can give."""
+    """drf-spectacular's schema, with every error response an operation can give and
+    authentication optional where anonymous users may call."""
+
+    def get_auth(self):
+        """Authentication is optional (an empty requirement, `{}`, among the operation's
+        `security`) where every permission of the view lets an anonymous request through.
+        drf-spectacular knows only AllowAny and IsAuthenticatedOrReadOnly itself, not the
+        public reads of ReadAnyoneWriteWithPermissions."""
+        auths = super().get_auth()
+        if {} not in auths and all(
+            isinstance(permission, permissions.AllowAny)
+            or (
+                self.method in permissions.SAFE_METHODS and isinstance(permission, _ANONYMOUS_READS)
+            )
+            for permission in self.view.get_permissions()
+        ):
+            auths.append({})
+        return auths
 
     def error_codes(self):
         codes = ["401", "429"]
