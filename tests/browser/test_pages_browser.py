@@ -29,7 +29,11 @@ def test_reader_finds_who_expelled_whom_and_the_evidence(site, page, artifacts):
     assert marks(page, "timeline-svg") == rows
 
     # Filter to expulsions through the form.
-    page.get_by_label("Expulsion", exact=True).check()
+    # Its label carries the count beside it ("Expulsion 3").
+    expulsion = page.locator('input[name="kind"][value="expulsion"]')
+    label = page.locator(f'label[for="{expulsion.get_attribute("id")}"]')
+    assert label.inner_text().split() == ["Expulsion", "3"]
+    expulsion.check()
     page.get_by_role("button", name="Show events").click()
     page.wait_for_url(re.compile(r"kind=expulsion"))
     assert page.locator("table.event-table tbody tr").count() == 3
