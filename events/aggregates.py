@@ -206,15 +206,23 @@ def aggregate(queryset, dimensions, shows_drafts, filters=None, *, read="fastest
     return _result(dimensions, rows, total_row[2 + len(keys) :], too_coarse_count or 0)
 
 
+def _event_key(name, vendor):
+    """The key of a dimension that the matching event's own row (`m`) gives (a period, a kind,
+    a code...), as SQL; None for those joined from other tables."""
+    if name in DATE_DIMENSIONS:
+        return DATE_SQL[vendor][name].format(a="m", date="start_date")
+    if name in SCALAR_SQL:
+        return SCALAR_SQL[name].format(a="m")
+    return None
+
+
 def _keys_from_rows(dimensions, vendor):
     """The group keys (SQL on `m`) and the joins they need, for every visible event: the
     joined dimensions from KEY_ROWS, each read whole (hashed against millions of events)."""
     keys, joins = [], []
     for name in dimensions:
-        if name in DATE_DIMENSIONS:
-            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
-        elif name in SCALAR_SQL:
-            keys.append(SCALAR_SQL[name].format(a="m"))
+        if _event_key(name, vendor):
+            keys.append(_event_key(name, vendor))
         else:
             for side in ("initiator", "target") if name == "dyad" else (name,):
                 alias = f"k_{side}"
@@ -232,10 +240,8 @@ def _keys_joined(dimensions, vendor, *, ids=False):
     groups, without looking up a name)."""
     keys, joins = [], []
     for name in dimensions:
-        if name in DATE_DIMENSIONS:
-            keys.append(DATE_SQL[vendor][name].format(a="m", date="start_date"))
-        elif name in SCALAR_SQL:
-            keys.append(SCALAR_SQL[name].format(a="m"))
+        if _event_key(name, vendor):
+            keys.append(_event_key(name, vendor))
         elif name == "actor" and ids:
             joins.append("LEFT JOIN events_participation p_actor ON p_actor.event_id = m.id")
             keys.append("p_actor.actor_id")
