@@ -13,7 +13,7 @@ SERVE_ENV = DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0 \
 	DJANGO_SECRET_KEY="$$(cat .local/secret-key)" \
 	DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1}"
 
-.PHONY: run serve test setup venv browser lint format migrations-check clean backup restore
+.PHONY: run serve test setup venv browser npm lint format migrations-check clean backup restore
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,8 +67,25 @@ browser:
 	  fi; \
 	fi
 
+## npm's packages (package-lock.json): axe-core for the accessibility tests, and the Natural
+## Earth shapes that `manage.py build_world_map` turns into events/data/world-map.json (committed,
+## so `make run` needs no npm). Installs Debian's npm when it is missing and it can (root, apt);
+## otherwise it stops with the command that does.
+node_modules/.installed: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's npm for the accessibility tests' axe-core"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  fi; \
+	fi
+	@command -v npm >/dev/null || { echo "npm not found: the tests need axe-core and world-atlas from npm. Run (as root): apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+npm: node_modules/.installed
+
 ## The whole suite, ruff included (tests/test_code_style.py).
-test: venv browser
+test: venv browser npm
 	$(PY) -m pytest
 
 lint: venv
@@ -115,4 +132,4 @@ restore: venv
 	$(DEV_ENV) $(PY) manage.py restore "$(FILE)"
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache test-artifacts
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache test-artifacts

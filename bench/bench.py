@@ -691,11 +691,17 @@ def measure_aggregates(bench, anon):
         bench.get(anon, "/api/aggregates/events/?group_by=month,kind"),
         300,
     )
-    # Issue 15: the counts beside the listing's filters (facets), the whole form's worth.
+    # Issue 15: the counts beside the listing's filters (facets), the whole form's worth, and
+    # the map's counts of countries involved (the default measure: one aggregate more).
     for query in ("", "kind=expulsion", "initiator=US"):
         bench.measure(
             "listing facets (kind, status, top countries)" + (f", {query}" if query else ""),
             listing_facets(query),
+            100,
+        )
+        bench.measure(
+            "listing facets and map (countries involved)" + (f", {query}" if query else ""),
+            listing_facets(query, with_map=True),
             100,
         )
     bench.measure("API dyad JP-RU", bench.get(anon, "/api/dyads/JP/RU/"), 100)
@@ -706,18 +712,21 @@ def measure_aggregates(bench, anon):
     bench.measure("edit of a published event, rollups kept in step", edit_event(True))
 
 
-def listing_facets(query):
-    """The listing's facets (events/views.py `facets`) for the filters in `query`."""
+def listing_facets(query, with_map=False):
+    """The listing's facets (events/views.py `facets`) for the filters in `query`, and with
+    `with_map` the map's counts of countries involved, as the listing reads them."""
     from django.http import QueryDict
 
-    from events import views
+    from events import aggregates, views
     from events.filters import EventFilter
 
     def run():
         params = QueryDict(query)
         filterset = EventFilter(params, queryset=Event.objects.published().listed())
         assert filterset.is_valid(), filterset.errors
-        views.facets(params, filterset)
+        views.facets(params, filterset, views.all_countries())
+        if with_map:
+            aggregates.counts(filterset.qs, "country", filterset.form.cleaned_data)
 
     return run
 

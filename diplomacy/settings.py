@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # Thousands separators in the pages' counts (intcomma).
+    "django.contrib.humanize",
     "rest_framework",
     "django_filters",
     # API tokens stored as digests, expiring (events/api/tokens.py).

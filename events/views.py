@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import aggregates, charts, glossary, series
+from . import aggregates, charts, glossary, series, worldmap
 from .aggregates import aggregate
 from .codes import QuadClass
 from .filters import EVENT_ORDERINGS, EventFilter, resolve_country
@@ -139,12 +139,28 @@ def home(request):
 TOP_COUNTRIES = 5
 
 
-def facets(filter_params, filterset):
+def all_countries():
+    """{alpha-2: (name, ISO numeric)} of every country, for names and the map: one query of
+    some 250 short rows, whatever the number of events."""
+    return {
+        code: (name, number)
+        for code, name, number in Country.objects.values_list("code", "name", "iso_numeric")
+    }
+
+
+def map_measure_url(params, measure):
+    """The page with the map shaded by `measure` (`country` is the default, left out)."""
+    value = None if measure == worldmap.DEFAULT_MEASURE else measure
+    return "?" + with_param(params, map=value) + "#map"
+
+
+def facets(filter_params, filterset, countries):
     """Counts beside the filters: how many events each kind and each status would give under
     the other filters, and the countries most often initiator and target of the events listed.
     Exact from the rollup cells where they answer; else counted in a sample of the matching
-    events and said to be an estimate (events/aggregates.py `counts`). Four reads, then one
-    query for the countries' names."""
+    events and said to be an estimate (events/aggregates.py `counts`). Four reads; the
+    countries' names come from `countries` ({alpha-2: (name, ISO numeric)}). Also returns
+    the counts by initiator and target as `side_counts`, for the map."""
     found, sampled = {}, {}
     for name in ("kind", "status"):
         # The other filters' values as cleaned already (no code or slug resolved again).
@@ -158,13 +174,12 @@ def facets(filter_params, filterset):
         found[side], sampled[side] = aggregates.counts(
             filterset.qs, side, filterset.form.cleaned_data
         )
-        countries = [(code, n) for code, n in found[side].items() if code and ":" not in code]
-        countries.sort(key=lambda item: (-item[1], item[0]))
-        top[side] = countries[:TOP_COUNTRIES]
-    codes = {code for side in top for code, _ in top[side]}
-    names = dict(Country.objects.filter(code__in=codes).values_list("code", "name"))
+        ranked = [(code, n) for code, n in found[side].items() if code and ":" not in code]
+        ranked.sort(key=lambda item: (-item[1], item[0]))
+        top[side] = ranked[:TOP_COUNTRIES]
     form = filterset.form
     return {
+        "side_counts": {side: (found[side], sampled[side]) for side in ("initiator", "target")},
         "kind_choices": [
             (checkbox, found["kind"].get(checkbox.data["value"], 0)) for checkbox in form["kind"]
         ],
@@ -184,7 +199,7 @@ def facets(filter_params, filterset):
                 label,
                 [
                     (
-                        names.get(code, code),
+                        countries[code][0] if code in countries else code,
                         count,
                         "?" + with_param(filter_params, **{side: code}),
                     )
@@ -212,6 +227,8 @@ def event_list(request):
     filter_params.pop("cursor", None)
     # `timeline=whole`: the timeline over every listed event's whole period (no filter).
     whole_timeline = filter_params.pop("timeline", None) == ["whole"]
+    # `map`: what the map counts (events involving, initiated by or targeting each country).
+    measure = worldmap.measure_of((filter_params.pop("map", None) or [None])[-1])
     # Always bound (even to no parameters) so that the default ordering applies. Published
     # events only, even for staff: a draft's slug in `linked_to` is unknown here.
     filterset = EventFilter(
@@ -258,6 +275,13 @@ def event_list(request):
     parents = charts.part_of_parents(rows)
     for row in rows:
         row.part_of_event = parents.get(row.pk)
+    countries = all_countries()
+    facet_counts = facets(filter_params, filterset, countries)
+    side_counts = facet_counts.pop("side_counts")
+    if measure in side_counts:
+        found, sampled = side_counts[measure]
+    else:
+        found, sampled = aggregates.counts(filterset.qs, measure, filterset.form.cleaned_data)
     context.update(
         {
             "events": rows,
@@ -274,7 +298,16 @@ def event_list(request):
                     ("title", "title"),
                 )
             ],
-            **facets(filter_params, filterset),
+            **facet_counts,
+            # Every event the filters match, not only this page's, as the monthly series.
+            "map": worldmap.world_map(
+                found,
+                countries,
+                measure=measure,
+                list_url=lambda code: "/events/?" + with_param(filter_params, **{measure: code}),
+                measure_url=lambda key: map_measure_url(params, key),
+                sampled=sampled,
+            ),
             "timeline": charts.timeline(rows, whole=whole_timeline),
             "timeline_whole_url": "?" + with_param(params, timeline="whole") + "#timeline",
             "timeline_focus_url": "?" + with_param(params, timeline=None) + "#timeline",
@@ -400,21 +433,38 @@ def country_detail(request, code):
         row["initiated"] for row in kinds if row["kind"] == EventKind.EXPULSION
     )
     ranked = series.partners(country)
-    names = dict(
-        Country.objects.filter(code__in=[code for code, _, _ in ranked]).values_list("code", "name")
-    )
+    countries = all_countries()
     partners = [
         {
             "code": code,
-            "name": names[code],
+            "name": countries[code][0],
             "towards": towards,
             "from": from_,
             "total": towards + from_,
             "url": reverse("dyad-detail", kwargs={"a": country.code, "b": code}),
         }
         for code, towards, from_ in ranked
-        if code in names
+        if code in countries
     ]
+    # The map: the other countries of its events, by the measure chosen; a country's events
+    # with this one are its dyad page (involved), or the listing (initiated, targeted).
+    measure = worldmap.measure_of(request.GET.get("map"))
+    found, sampled = aggregates.counts(events, measure, {"country": country})
+
+    def list_url(code):
+        if measure == "country":
+            return reverse("dyad-detail", kwargs={"a": country.code, "b": code})
+        return "/events/?" + urlencode({"country": country.code, measure: code})
+
+    world = worldmap.world_map(
+        found,
+        countries,
+        measure=measure,
+        list_url=list_url,
+        measure_url=lambda key: map_measure_url(request.GET, key),
+        sampled=sampled,
+        this=country.code,
+    )
     return render(
         request,
         "events/country_detail.html",
@@ -436,6 +486,7 @@ def country_detail(request, code):
             "expulsions": charts.expulsions(latest, charts.part_of_parents(latest)),
             "monthly": monthly_series(events, {"country": country}),
             "partners": partners,
+            "map": world,
             "list_url": "/events/?" + urlencode({"country": country.code}),
         },
     )

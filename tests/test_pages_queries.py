@@ -52,23 +52,28 @@ def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n
     with django_assert_num_queries(2):
         assert client.get("/").status_code == 200
 
-    # 1-5 the counts beside the filters (facets): by kind without the kind filter, by status
-    # without the status filter, by initiator, by target (four aggregates) and the top
-    # countries' names; 6 the page of events (LIMIT page size + 1, no COUNT), 7 their
-    # initiators and targets with actor and country, 8 the wider expulsions they are part of,
-    # 9 the monthly series of all the matching events (one aggregate: its groups and its total
-    # in one statement).
-    with django_assert_num_queries(9):
+    # 1 the page of events (LIMIT page size + 1, no COUNT), 2 their initiators and targets with
+    # actor and country, 3 the wider expulsions they are part of, 4 every country's name and
+    # ISO number (for the facets and the map), 5-8 the counts beside the filters (facets): by
+    # kind without the kind filter, by status without the status filter, by initiator, by
+    # target (four aggregates), 9 the map's counts of countries involved (one aggregate),
+    # 10 the monthly series of all the matching events (one aggregate: its groups and its
+    # total in one statement).
+    with django_assert_num_queries(10):
         assert client.get("/events/").status_code == 200
+    # The map by initiator or target takes the facets' counts: one query fewer.
+    for measure in ("initiator", "target"):
+        with django_assert_num_queries(9):
+            assert client.get(f"/events/?map={measure}").status_code == 200
 
     # The same, plus 1 query per natural-key filter value: 1 resolve the country code.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert client.get("/events/?kind=expulsion&initiator=JP").status_code == 200
 
-    # The first nine, plus 1 resolving the linked event's slug (without the listing's
+    # The first ten, plus 1 resolving the linked event's slug (without the listing's
     # prefetches) and 1 the ids of the events linked to it, for the listing and again for each
     # of the kind and status facets, which apply the other filters anew (3).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         assert client.get("/events/?linked_to=whole").status_code == 200
 
     # 1 the event with its location, 2 participants with actor and country, 3 the offices of
@@ -80,9 +85,11 @@ def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n
     # 1 the country, 2-4 counts by kind as involved, initiator and target (three reads of the
     # rollup cells), 5 its latest events, 6 their initiators and targets, 7 wider expulsions,
     # 8 its groups (G7), 9-10 its partners (two aggregates: as initiator by target, as target
-    # by initiator), 11 their names, 12 its monthly series (one aggregate).
-    with django_assert_num_queries(12):
-        assert client.get("/countries/JP/").status_code == 200
+    # by initiator), 11 every country's name and ISO number (the partners' names and the
+    # map), 12 the map's counts (one aggregate), 13 its monthly series (one aggregate).
+    for measure in ("country", "initiator", "target"):
+        with django_assert_num_queries(13):
+            assert client.get(f"/countries/JP/?map={measure}").status_code == 200
 
     # 1 the actor with country, 2 its events through participations, 3 offices, 4 members,
     # 5 its monthly series (one aggregate).
@@ -99,12 +106,12 @@ def test_listing_page_holds_at_most_a_page_of_rows(client, monkeypatch, django_a
 
     build(30)
     monkeypatch.setattr(views, "PAGE_SIZE", 10)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get("/events/?ordering=title")
     assert len(response.context["events"]) == 10
     assert response.context["next_url"]
-    # A later page by its cursor: the same nine queries, the page's bounded by the cursor.
-    with django_assert_num_queries(9):
+    # A later page by its cursor: the same ten queries, the page's bounded by the cursor.
+    with django_assert_num_queries(10):
         response = client.get("/events/" + response.context["next_url"])
     assert len(response.context["events"]) == 10
     assert response.context["previous_url"]
