@@ -33,6 +33,21 @@ ROW = 20  # one sub-row of marks
 MARK = 6  # half the size of a one-day mark
 MAX_TITLE = 78  # characters of an event title drawn inside a chart
 
+# Mark labels. Text is measured by a conservative estimate, not by a font: each character at
+# the widest advance of its class in DejaVu Sans (the widest of the usual system-ui fonts) at
+# 11 px, so that an estimated label is never shorter than the drawn one.
+NARROW = set(" !'(),-./:;I[]fijlrt|")
+WIDE = set("MWmw…—%@")
+CHAR_WIDTHS = (4.6, 7.0, 8.7, 11.0)  # narrow, lower case and digits, capitals, wide
+NUMBER_DIGIT = 7.7  # a digit of a number (10 px bold), with room to spare
+LABEL_GAP = 4  # between a mark and its own label or number
+LABEL_SPACE = 10  # at least between a label and the next mark or label in its sub-row
+LABEL_MIN = 16  # characters a shortened label keeps at least (or the whole title), else a number
+LABEL_MAX = 60  # characters of a label at most; the mark's <title> and the table have the rest
+# A label's width at most: a mark's link (mark and label) then fits the timeline's box on a
+# 390 px phone (about 340 px), so that focusing it scrolls all of it into view.
+LABEL_WIDTH = 290
+
 
 def shape_geometry(shape, x, y, r=MARK):
     """Where to draw a mark of `shape` centred on (x, y): the attributes each SVG element needs."""
@@ -55,6 +70,20 @@ def shape_geometry(shape, x, y, r=MARK):
     }
 
 
+def _char_width(char):
+    if char in NARROW:
+        return CHAR_WIDTHS[0]
+    if char in WIDE or ord(char) >= 0x2E80:  # the CJK scripts too: a full em
+        return CHAR_WIDTHS[3]
+    return CHAR_WIDTHS[2] if char.isupper() else CHAR_WIDTHS[1]
+
+
+def text_width(text):
+    """The estimated width in px of `text` drawn as a mark's label (11 px): never less than
+    drawn (see CHAR_WIDTHS)."""
+    return sum(_char_width(char) for char in text)
+
+
 def shorten(text, limit=MAX_TITLE):
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -70,10 +99,49 @@ class Mark:
     # A span cut at the axis's start or end (it goes on beyond the period shown).
     cut_start: bool = False
     cut_end: bool = False
+    row: int = 0  # the sub-row within its lane
+    # Filled by `_label_row`: a visible label beside the mark (or inside its bar), else a
+    # number that the key under the chart explains.
+    label: str = ""
+    label_x: float = 0
+    label_anchor: str = "start"  # "end" for a label drawn to the left of its mark
+    label_inside: bool = False
+    number: int | None = None
 
     @property
     def is_span(self):
         return self.width > 0
+
+    @property
+    def left(self):
+        """Left edge of what the mark draws (a cut span's arrowhead lies in the gutter)."""
+        return self.x if self.is_span else self.x - MARK - 1
+
+    @property
+    def right(self):
+        """Right edge of what the mark draws, its arrowhead at a cut end included."""
+        if not self.is_span:
+            return self.x + MARK + 1
+        return self.x + self.width + (7 if self.cut_end else 0)
+
+    @property
+    def text_y(self):
+        """Baseline of a label or number: centred on the mark."""
+        return self.y + 4
+
+    @property
+    def number_x(self):
+        return self.right + 2
+
+    @property
+    def label_extent(self):
+        """(left, right) of the label as estimated, or None: what the layout keeps apart."""
+        if not self.label:
+            return None
+        width = text_width(self.label)
+        if self.label_anchor == "end":
+            return self.label_x - width, self.label_x
+        return self.label_x, self.label_x + width
 
     @property
     def geometry(self):
@@ -224,6 +292,9 @@ def timeline(events, width=WIDTH, *, whole=False):
         return x, None
 
     clipped = 0
+    # Every mark keeps room for a number after it (as many digits as the event count has),
+    # so a mark that gets no label can always carry its number legibly.
+    number_room = LABEL_GAP + len(str(len(events))) * NUMBER_DIGIT
 
     kinds = [kind for kind in EventKind if any(event.kind == kind for event in events)]
     lanes, y = [], TOP
@@ -244,6 +315,9 @@ def timeline(events, width=WIDTH, *, whole=False):
                 mark_width = max(x1 - x0, 3)
                 left, right, cx = x0, x0 + mark_width, x0
             clipped += bool(cut_start or cut_end)
+            if cut_end:
+                right += 7  # the arrowhead
+            right += number_room
             for row, end in enumerate(rows_end):
                 if left >= end + 3:
                     rows_end[row] = right
@@ -261,12 +335,22 @@ def timeline(events, width=WIDTH, *, whole=False):
                     shape,
                     bool(cut_start),
                     bool(cut_end),
+                    row,
                 )
             )
+        for row in range(len(rows_end)):
+            _label_row([mark for mark in marks if mark.row == row], GUTTER, width - 4, number_room)
         height = len(rows_end) * ROW + 4
         lanes.append(Lane(kind.label, colour, shape, y, height, marks))
         y += height + 6
     plot_bottom = y
+    # Marks without room for a label are numbered in date order, for the key under the chart.
+    numbered = sorted(
+        (mark for lane in lanes for mark in lane.marks if not mark.label),
+        key=lambda mark: (mark.event.start_date, mark.event.pk),
+    )
+    for number, mark in enumerate(numbered, 1):
+        mark.number = number
     days, unit = _ticks(first, last)
     shown = [day for day in days if GUTTER <= x_of(day) <= width - RIGHT]
     ticks = [
@@ -284,6 +368,8 @@ def timeline(events, width=WIDTH, *, whole=False):
         "ticks": ticks,
         "lanes": lanes,
         "legend": legend(lanes),
+        "numbered": numbered,
+        "labelled": sum(bool(mark.label) for lane in lanes for mark in lane.marks),
         "spans": any(mark.is_span for lane in lanes for mark in lane.marks),
         "clipped": clipped,
         "focused": bool(focus),
@@ -291,6 +377,71 @@ def timeline(events, width=WIDTH, *, whole=False):
         "first": first,
         "last": last,
     }
+
+
+def _label_text(title, room):
+    """`title`, shortened as little as needed (to `LABEL_MAX` characters and `LABEL_WIDTH` px
+    at most) to fit `room` px; "" when not even `LABEL_MIN` characters would fit."""
+    room = min(room, LABEL_WIDTH)
+    if len(title) <= LABEL_MAX and text_width(title) <= room:
+        return title
+    for chars in range(min(len(title), LABEL_MAX), min(len(title), LABEL_MIN) - 1, -1):
+        text = shorten(title, chars)
+        if text_width(text) <= room:
+            return text
+    return ""
+
+
+def _label_options(mark, free, following, number_room):
+    """Where `mark` could carry its label, given the row taken up to `free` and the next
+    mark's room starting at `following`: [(text, x, anchor, inside, free after it)], the
+    number (no text) last; a span's label inside its bar first."""
+    title = mark.event.title
+    options = []
+    if mark.is_span:
+        text = _label_text(title, mark.width - 2 * LABEL_GAP)
+        if text:
+            options.append((text, mark.x + LABEL_GAP, "start", True, mark.right + LABEL_SPACE))
+    text = _label_text(title, following - mark.right - LABEL_GAP)
+    if text:
+        end = mark.right + LABEL_GAP + text_width(text)
+        options.append((text, mark.right + LABEL_GAP, "start", False, end + LABEL_SPACE))
+    text = _label_text(title, mark.left - LABEL_GAP - free)
+    if text:
+        options.append((text, mark.left - LABEL_GAP, "end", False, mark.right + LABEL_SPACE))
+    options.append(("", 0, "start", False, mark.right + number_room + LABEL_SPACE))
+    return options
+
+
+def _label_row(marks, start, end, number_room):
+    """Label the marks of one sub-row, left to right, where there is room.
+
+    A label goes inside a span's bar, after its mark or before it, never closer than
+    `LABEL_SPACE` to another mark or label, nor outside `start`..`end`. Of its options a mark
+    takes the one that, with the best the next mark can then do, labels the most marks with
+    the longest text (on a tie: inside a bar, else after the mark, the usual reading). A mark
+    left without a label keeps the room after it that the packing reserved (`number_room`)
+    for the number it gets.
+    """
+    marks = sorted(marks, key=lambda mark: mark.left)
+    bounds = [mark.left - LABEL_SPACE for mark in marks[1:]] + [end, end]
+
+    def score(option):
+        return (bool(option[0]), len(option[0]))
+
+    free = start  # left of this, marks and labels already placed
+    for index, mark in enumerate(marks):
+        best, best_score = None, None
+        for option in _label_options(mark, free, bounds[index], number_room):
+            total = score(option)
+            if index + 1 < len(marks):
+                following = _label_options(marks[index + 1], option[4], bounds[index + 1], 0)
+                ahead = max(score(other) for other in following)
+                total = (total[0] + ahead[0], total[1] + ahead[1])
+            if best_score is None or total > best_score:
+                best, best_score = option, total
+        text, mark.label_x, mark.label_anchor, mark.label_inside, free = best
+        mark.label = text
 
 
 def legend(lanes):

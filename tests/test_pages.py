@@ -227,7 +227,7 @@ def test_a_broken_or_foreign_cursor_is_a_400_naming_cursor(client):
 def test_listing_timeline_has_one_linked_mark_per_event_and_spans_for_months(client):
     html = html_of(client, "/events/")
     svg = html[html.index('<svg class="timeline-svg"') : html.index("</svg>")]
-    assert 'role="img"' in svg and 'aria-labelledby="timeline-title"' in svg
+    assert 'role="group"' in svg and 'aria-labelledby="timeline-title"' in svg
     marks = re.findall(r'<a class="mark" href="/events/([^/]+)/"', svg)
     assert sorted(marks) == sorted(listed_slugs(html))
     # Month and year precision events are bars over their period; each mark has a tooltip.
