@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
 from diplomacy.routers import pin_to_primary
@@ -148,7 +149,23 @@ class CitationFormSet(ConstraintInlineFormSet):
     needed_to_publish = "at least one citation"
 
 
-class ParticipationInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+class LabelledTabularInline(admin.TabularInline):
+    """A tabular inline whose inputs carry their column's name (the table shows it only as a
+    heading, which does not label them for assistive technology), "Delete" included."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        def add_fields(formset_self, form, index):
+            formset.add_fields(formset_self, form, index)
+            for name, field in form.fields.items():
+                label = "Delete" if name == "DELETE" else field.label or name
+                field.widget.attrs.setdefault("aria-label", str(label).capitalize())
+
+        return type(formset.__name__, (formset,), {"add_fields": add_fields})
+
+
+class ParticipationInline(KnownObjectsAutocompleteMixin, LabelledTabularInline):
     model = Participation
     formset = ParticipationFormSet
     fields = ["actor", "role", "position"]
@@ -172,7 +189,7 @@ class CitationInline(KnownObjectsAutocompleteMixin, admin.StackedInline):
         return super().get_queryset(request).select_related("source").order_by("id")
 
 
-class OutgoingLinkInline(KnownObjectsAutocompleteMixin, admin.TabularInline):
+class OutgoingLinkInline(KnownObjectsAutocompleteMixin, LabelledTabularInline):
     model = EventLink
     formset = ConstraintInlineFormSet
     fk_name = "from_event"
@@ -359,6 +376,16 @@ class EventChangeList(ChangeList):
 
 # --- Events ----------------------------------------------------------------------------------
 
+# Characters of a title, and of an actor's name without a country code, shown in the list.
+TITLE_SHOWN = 100
+SIDE_SHOWN = 20
+
+
+def shortened(text, length):
+    """`text` cut to `length` characters, whole in a tooltip when cut."""
+    cut = Truncator(text).chars(length)
+    return format_html('<span title="{}">{}</span>', text, cut) if cut != text else cut
+
 
 # The inline formsets by prefix, as the event's history names their changes.
 INLINE_NOUNS = {
@@ -373,8 +400,10 @@ class EventAdmin(
     WritesAdminMixin, ChildHistoryMixin, KnownObjectsAutocompleteMixin, SimpleHistoryAdmin
 ):
     form = EventAdminForm
+    # Short columns, so that the list fits 1280 px beside its filters (static/css/admin-events.css
+    # keeps them on one line): a long title or actor name is cut, whole in its tooltip.
     list_display = [
-        "title",
+        "short_title",
         "dates",
         "kind",
         "initiator_countries",
@@ -391,7 +420,7 @@ class EventAdmin(
         ActorSlugFilter,
         SourceIdFilter,
     ]
-    sortable_by = ["title", "dates"]
+    sortable_by = ["short_title", "dates"]
     date_hierarchy = "start_date"
     search_fields = ["title"]  # shows the search box; get_search_results does the searching
     search_help_text = "Words in the title, summary, quoted words or participants' names."
@@ -597,6 +626,10 @@ class EventAdmin(
         for event in queryset:
             writes.delete_event(request.user, event)
 
+    @admin.display(description="title", ordering="title")
+    def short_title(self, event):
+        return shortened(event.title, TITLE_SHOWN)
+
     @admin.display(description="date", ordering="start_date")
     def dates(self, event):
         return event_dates(event)
@@ -610,7 +643,9 @@ class EventAdmin(
             name = actor.country.code if actor.country else actor.name
             if name not in names:
                 names.append(name)
-        return ", ".join(names) or "—"
+        return (
+            format_html_join(", ", "{}", ((shortened(name, SIDE_SHOWN),) for name in names)) or "—"
+        )
 
     @admin.display(description="initiators")
     def initiator_countries(self, event):

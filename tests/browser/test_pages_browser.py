@@ -80,7 +80,7 @@ def test_reader_finds_who_expelled_whom_and_the_evidence(site, page, artifacts):
     assert "more than 100" in page.locator(".facts").inner_text()
     assert "Answered by:" in page.locator("dl.links").inner_text()
     assert marks(page, "expulsions-svg") == 2
-    assert page.locator("svg.expulsions-svg").get_attribute("role") == "img"
+    assert page.locator("svg.expulsions-svg").get_attribute("role") == "group"
     page.screenshot(path=artifacts / "event-page.png", full_page=True)
     assert page.console_errors == []
 
