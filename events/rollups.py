@@ -8,9 +8,9 @@ filters and groups a rollup can answer reads the cells of events/models/rollups.
   less its published parts', by MATCHING_SQL, the aggregates' own definition).
 - **Cells.** AggregateCell sums tallies by cell: grain `d` by start date and period end, `m`
   by their months, both with kind, mode, status and CAMEO code; `w` by weeks and `M` by
-  months with kind only; grains `i`, `t`, `c` by a country (or an actor, or none) as
-  initiator, target or involved, with years and kind, and `I`, `T`, `C` the same with kind
-  only.
+  months with kind only; `S` by kind and status alone; grains `i`, `t`, `c` by a country (or
+  an actor, or none) as initiator, target or involved, with years and kind, and `I`, `T`,
+  `C` the same with kind only.
 - **In step.** `refresh_involvements()`, which every write calls for the events it touched
   (saves, participants, actors, offices, the import, the synthetic generator), takes out
   their old tallies (with the country involvements they were counted with, before those are
@@ -233,6 +233,11 @@ _CELL_SOURCES = {
     ),
     "M": (
         "'M', 0, 0, {month_start}, {month_end}, t.date_precision, t.kind, '', '', ''",
+        "events_eventtally t",
+    ),
+    # Kind and status over all time: the status counts beside the listing's filters.
+    "S": (
+        "'S', 0, 0, {no_date}, {no_date}, '', t.kind, '', t.status, ''",
         "events_eventtally t",
     ),
     **{
@@ -539,7 +544,8 @@ def plan(dimensions, filters):
     months and kinds only, for year, month and kind groups with those filters. The
     side grains hold a country's (or actor's) events by year and kind (`i`, `t`, `c`), or by
     kind alone (`I`, `T`, `C`): they answer one side, to group by or to filter on, with the
-    year and kind groups and filters, and dates on whole years.
+    year and kind groups and filters, and dates on whole years. Grain `S` (kind and status,
+    no dates) answers kind and status groups and filters over all time.
     """
     given = {name for name, value in filters.items() if value not in (None, "", [], ())}
     given -= IGNORED_FILTERS
@@ -562,6 +568,8 @@ def plan(dimensions, filters):
         side = (side_filters or side_groups)[0]
         grain = SIDES[side] if after or before or "year" in dimensions else SIDES[side].upper()
         return grain, bool(side_groups), filters.get(side)
+    if not after and not before and set(dimensions) <= {"kind", "status"} and "cameo" not in given:
+        return "S", False, None
     whole_months = (not after or after.day == 1) and (not before or (before + _ONE_DAY).day == 1)
     whole_weeks = (not after or after.weekday() == 0) and (not before or before.weekday() == 6)
     if (
@@ -617,7 +625,7 @@ def _where(grain, filters, side_value):
     if side_value is not None:
         conditions.append("c.country_id = %s AND c.actor_id = 0")
         params.append(side_value.pk)
-    elif grain in ("d", "m", "w", "M"):
+    elif grain in ("d", "m", "w", "M", "S"):
         conditions.append("c.country_id = 0 AND c.actor_id = 0")
     more, more_params = _filter_conditions(filters, "c", start="period_start")
     conditions += more
@@ -733,9 +741,15 @@ def answer(dimensions, filters, coarse, *, using="default", limit):
     # The total counts each event once: a side grain's cells only when one side is filtered.
     total_grain = grain if not grouped_by_side else "M" if after_or_before(filters) else "w"
     total_conditions, total_params = _where(total_grain, filters, side_value)
+    # Too coarse only for a period: the grains without dates keep no precision ('').
+    coarse_sum = (
+        f"SUM(CASE WHEN c.date_precision IN ({too_coarse}) THEN c.events ELSE 0 END)"
+        if coarse
+        else "0"
+    )
     total_sql = (
-        f"SELECT {_SUMS}, SUM(CASE WHEN c.date_precision IN ({too_coarse}) THEN c.events "
-        f"ELSE 0 END) FROM events_aggregatecell c WHERE {' AND '.join(total_conditions)}"
+        f"SELECT {_SUMS}, {coarse_sum} "
+        f"FROM events_aggregatecell c WHERE {' AND '.join(total_conditions)}"
     )
     # One statement: the groups numbered in key order, then the total.
     columns = [f"x.g{index}" for index in range(n_keys)]

@@ -5,10 +5,12 @@ writes, and what the aggregates read from them equals what they read from the ev
 import contextlib
 import csv
 import datetime
+import importlib
 import io
 import itertools
 import random
 import threading
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -474,3 +476,38 @@ def test_the_synthetic_generator_and_its_removal_keep_the_cells_in_step(db):
     assert_in_step()
     call_command("generate_synthetic", remove=True, stdout=io.StringIO())
     assert snapshot() == curated
+
+
+def test_counts_over_no_period_say_no_event_is_too_coarse_whichever_cells_answer(world, editor):
+    # The side and status cells keep no date precision: with no period to group by, nothing
+    # is too coarse, as when read from the events.
+    countries, actors = world
+    random_writes(random.Random(5), editor, actors, 120)
+    gb = next(c for c in countries if queryset_for({"initiator": c}).exists())
+    for dimensions, filters, grain in (
+        (["kind"], {"initiator": gb}, "I"),
+        (["kind"], {"country": gb}, "C"),
+        (["target"], {}, "T"),
+        (["status"], {}, "S"),
+        (["kind", "status"], {"kind": ["expulsion"], "status": "occurred"}, "S"),
+    ):
+        assert rollups.plan(dimensions, filters)[0] == grain, (dimensions, filters)
+        events = queryset_for(filters)
+        from_cells = aggregate(events, dimensions, False, filters=filters)
+        assert from_cells.too_coarse == 0, (dimensions, filters)
+        assert from_cells == aggregate(events, dimensions, False, read="events")
+        assert from_cells.total["events"] == events.count() > 0, (dimensions, filters)
+
+
+def test_the_migration_that_adds_the_status_cells_sums_them_as_a_rebuild_does(world, editor):
+    from django.db import connection
+
+    fill = importlib.import_module("events.migrations.0016_status_cells").fill
+    _countries, actors = world
+    random_writes(random.Random(11), editor, actors, 80)
+    kept = snapshot()
+    assert any(cell[0] == "S" for cell in kept["AggregateCell"])
+    AggregateCell.objects.filter(grain="S").delete()
+    assert snapshot() != kept
+    fill(None, SimpleNamespace(connection=connection))
+    assert snapshot() == kept

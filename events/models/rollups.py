@@ -62,7 +62,8 @@ class TallyPart(models.Model):
 
 class AggregateCell(models.Model):
     """The sum of the tallies of one cell. `grain` is `d` (by start date and period end), `m`
-    (by their months), `w` and `M` (by weeks, by months, with kind only), or `i`, `t`, `c` (a
+    (by their months), `w` and `M` (by weeks, by months, with kind only), `S` (kind and
+    status over all time), or `i`, `t`, `c` (a
     country, or an actor, as initiator, target or involved; by their years and kind) and `I`,
     `T`, `C` (the same by kind only). A cell no event is in any longer is deleted."""
 
