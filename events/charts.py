@@ -8,6 +8,9 @@ everything a curator typed is escaped by the template engine and no JavaScript i
 import datetime
 from dataclasses import dataclass, field
 
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
 from .models import DatePrecision, EventKind, Role
 
 # One colour and one shape per kind: colour for the eye, shape (and the lane) so that kinds
@@ -739,4 +742,42 @@ def series(months, layers, *, noun="event", width=SERIES_WIDTH, height=180):
             for index, month in enumerate(months)
         ],
         "outlined": bar_width >= 4,
+        "bars_svg": bars_svg(bars, outlined=bar_width >= 4),
+        "rows_html": rows_html(months, layers if stacked else [], totals),
     }
+
+
+def rows_html(months, layers, totals):
+    """The rows of the series' table (`events/_series_table.html`), a row per month, zeros
+    included, as markup, for the reason `bars_svg` gives: months and counts, the month's name
+    escaped."""
+    return mark_safe(
+        "".join(
+            f'<tr data-month="{escape(month)}"><th scope="row"><time datetime="{escape(month)}" '
+            f'title="{escape(month_label(month))}">{escape(month)}</time></th>'
+            + "".join(f"<td>{layer[2][index]}</td>" for layer in layers)
+            + f"<td>{totals[index]}</td></tr>"
+            for index, month in enumerate(months)
+        )
+    )
+
+
+def bars_svg(bars, *, outlined):
+    """The bars of a series as SVG markup. Written here rather than looped over in the
+    template: a bar per month over decades, four series on a dyad page, made the template loop
+    most of a page's time (65 ms of the 5M listing's 210). Numbers and colours are computed
+    above; the one text, the bar's title, is escaped."""
+    stroke = ' stroke="#fff" stroke-width="0.75"' if outlined else ""
+    return mark_safe(
+        "".join(
+            f'<g class="bar" data-month="{escape(bar.month)}" data-count="{bar.total}">'
+            f"<title>{escape(bar.text)}</title>"
+            + "".join(
+                f'<rect x="{bar.x:.2f}" y="{segment["y"]:.2f}" width="{bar.width:.2f}" '
+                f'height="{segment["height"]:.2f}" fill="{segment["colour"]}"{stroke}/>'
+                for segment in bar.segments
+            )
+            + "</g>\n    "
+            for bar in bars
+        )
+    )
