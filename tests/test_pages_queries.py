@@ -100,6 +100,10 @@ def test_query_counts_do_not_grow_with_rows(client, django_assert_num_queries, n
     with django_assert_num_queries(2):
         assert client.get(f"/sources/{source.pk}/").status_code == 200
 
+    # The code book is written from the code tables: no query.
+    with django_assert_num_queries(0):
+        assert client.get("/codes/").status_code == 200
+
 
 def test_listing_page_holds_at_most_a_page_of_rows(client, monkeypatch, django_assert_num_queries):
     from events import views
