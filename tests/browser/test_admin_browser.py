@@ -4,24 +4,21 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from events.models import Event, ReviewState
+from tests.browser.signing_in import PASSWORD, sign_in
 from tests.factories import make_actor, make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def make_login(username, group):
-    user = User.objects.create_user(username, password="a-long-test-password", is_staff=True)
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user
 
 
 def log_in(page, live_server, username):
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    sign_in(page, live_server.url, username)
 
 
 def pick(page, inline, index, text, typed):

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
 from events.models import Event, ImportJob, JobState, ReviewState
+from tests.browser.signing_in import PASSWORD, sign_in
 
 # The fixtures that run a real queue and worker (threads of this process) for the live server.
 from tests.test_import_jobs import JOB_TIMEOUT, queue, upload_dir, uploads, worker  # noqa: F401
@@ -24,16 +25,11 @@ def test_curator_uploads_the_example_sees_the_dry_run_report_and_confirms(
     page, live_server, artifacts
 ):
     call_command("loaddata", "countries", "actors", "sources", verbosity=0)
-    user = User.objects.create_user("carla", password="a-long-test-password", is_staff=True)
+    user = User.objects.create_user("carla", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="curators"))
     timeout = JOB_TIMEOUT * 1000
 
-    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "carla")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    sign_in(page, live_server.url, "carla")
 
     page.goto(f"{live_server.url}/admin/events/event/")
     page.click("text=Import events")

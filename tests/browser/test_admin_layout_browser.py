@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 
 from events.models import Event
 from tests.articles import load_articles
+from tests.browser.signing_in import PASSWORD, sign_in
 from tests.factories import make_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,14 +27,8 @@ RAMBLING = (
 @pytest.fixture
 def admin_page(live_server, page):
     load_articles()
-    User.objects.create_superuser("root", password="a-long-test-password")
-    # The admin links no favicon; the browser asks for one anyway.
-    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    User.objects.create_superuser("root", password=PASSWORD)
+    sign_in(page, live_server.url, "root")
     return page
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from events.models import Event
 from tests.articles import load_articles
+from tests.browser.signing_in import PASSWORD, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,12 +55,8 @@ def assert_nothing_refused(page):
 
 
 def log_in(page, site):
-    User.objects.create_superuser("root", password="a-long-test-password")
-    page.goto(f"{site}/admin/login/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    User.objects.create_superuser("root", password=PASSWORD)
+    sign_in(page, site, "root")
     assert_nothing_refused(page)
 
 
