@@ -738,8 +738,10 @@ def answer(dimensions, filters, coarse, *, using="default", limit):
             + f" LIMIT {limit}"
         )
         n_keys = len(keys)
-    # The total counts each event once: a side grain's cells only when one side is filtered.
-    total_grain = grain if not grouped_by_side else "M" if after_or_before(filters) else "w"
+    # The total counts each event once: a side grain's cells only when one side is filtered;
+    # grouped by a side, the smallest grain that holds the filters: months for dates (whole
+    # years), else kind and status alone.
+    total_grain = grain if not grouped_by_side else "M" if after_or_before(filters) else "S"
     total_conditions, total_params = _where(total_grain, filters, side_value)
     # Too coarse only for a period: the grains without dates keep no precision ('').
     coarse_sum = (
